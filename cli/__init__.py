@@ -1,0 +1,1 @@
+"""The `tts-dsl` command line: wires the passes together, nothing more."""
