@@ -13,10 +13,10 @@ from rich.console import Console
 
 from autotts_dsl import __version__
 
-from . import stores_cmd
+from . import run_cmd, stores_cmd
 from .errors import EXIT_INVALID, EXIT_USAGE, CliError
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (stores_cmd,)
+SUBCOMMANDS: tuple[ModuleType, ...] = (run_cmd, stores_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

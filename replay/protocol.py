@@ -53,7 +53,8 @@ class Evaluation:
     def _per_seed(self, column: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
         per = column.reshape(len(self.seeds), self.n_questions).astype(np.int64)
         # Totals are exact ints; divide once per seed like the reference.
-        return per.sum(axis=1) / self.n_questions
+        out: npt.NDArray[np.float64] = per.sum(axis=1) / self.n_questions
+        return out
 
     @property
     def accuracy(self) -> float:

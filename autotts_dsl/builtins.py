@@ -1,0 +1,561 @@
+"""The one table of builtins: name resolution, type checking, monotonicity
+proofs, interpretation and the language reference card all read it.
+
+A row is a `Builtin` (a function, possibly one of several overloads of a
+name) or a `BuiltinValue` (a read of the controller's state, e.g. `round`).
+Each function row declares, per argument, its monotonicity (CVXPY-DCP
+style: the schedule checker composes these) and its implementation on
+runtime values. Answers are interned ints; `none` is NO_ANSWER (-1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .replay.numeric import neumaier_sum
+from .replay.store import NO_ANSWER
+from .replay.voting import beta_conf, tally, vote_stats
+from .types import T
+
+Mono = Literal["incr", "decr", "none"]
+"""Monotonicity of a function in one argument, others held fixed."""
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    params: tuple[T, ...]
+    result: T
+    impl: Callable[..., Any]
+    doc: str
+    example: str
+    mono: tuple[Mono, ...] = ()
+    variadic: bool = False  # the last parameter repeats (at least once)
+    schedule: bool = False  # pure numeric: allowed in `schedule`, `params`, `limits`
+    effect: bool = False  # statement-only (mutates its first argument)
+    cost: str = "O(1)"
+    # For numeric rows: does an all-int call return an int?
+    int_preserving: bool = False
+    # Domain condition on arguments for monotonicity to hold (checked by intervals).
+    domain: str = ""
+    # The implementation takes the runtime context first (reads episode state).
+    needs_ctx: bool = False
+
+    @property
+    def signature(self) -> str:
+        ps = [str(p) for p in self.params]
+        if self.variadic:
+            ps[-1] += ", ..."
+        return f"{self.name}({', '.join(ps)}) -> {self.result}"
+
+
+@dataclass(frozen=True)
+class BuiltinValue:
+    """A name that reads controller state (or β)."""
+
+    name: str
+    type: T
+    doc: str
+    schedule: bool = False  # readable inside `schedule` (only `beta`)
+    kind: Literal["state", "set", "beta"] = "state"
+
+
+@dataclass(frozen=True)
+class BranchField:
+    name: str
+    type: T
+    doc: str
+
+
+# ------------------------------------------------------------- implementations
+
+
+def _round(x: float, ndigits: int | None = None) -> Any:
+    # Python's round: half-to-even, an int without ndigits (language semantics).
+    return round(x) if ndigits is None else round(x, ndigits)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _clamp(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+def _winner(answers: Sequence[int]) -> int:
+    w = vote_stats(answers)[0]
+    return NO_ANSWER if w is None else w
+
+
+def _conf(answers: Sequence[int]) -> float:
+    _, t1, t2 = vote_stats(answers)
+    return beta_conf(t1, t2)
+
+
+def _count_of(answers: Sequence[int], a: int) -> int:
+    return sum(1 for x in answers if x == a)
+
+
+def _share(answers: Sequence[int], a: int) -> float:
+    return _count_of(answers, a) / len(answers) if answers else 0.0
+
+
+def _recent(answers: Sequence[int], n: int) -> list[int]:
+    return list(answers[-n:]) if n > 0 else []
+
+
+def _mean(values: Sequence[float]) -> float:
+    return neumaier_sum(values) / len(values) if values else 0.0
+
+
+def _sum(values: Sequence[Any]) -> Any:
+    if all(type(v) is int for v in values):
+        return sum(values)
+    return neumaier_sum(values)
+
+
+def _min(values: Sequence[Any]) -> Any:
+    return min(values) if values else 0
+
+
+def _max(values: Sequence[Any]) -> Any:
+    return max(values) if values else 0
+
+
+def _delta(w: Window) -> float:
+    return w.items[-1] - w.items[0] if len(w.items) >= 2 else 0.0
+
+
+class Window:
+    """A bounded FIFO of floats (`state { hist: window(n) }`)."""
+
+    __slots__ = ("capacity", "items")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: list[float] = []
+
+    def push(self, x: float) -> None:
+        self.items.append(x)
+        if len(self.items) > self.capacity:
+            del self.items[0]
+
+    def set_last(self, x: float) -> None:
+        if self.items:
+            self.items[-1] = x
+
+
+def _push(w: Window, x: float) -> None:
+    w.push(float(x))
+
+
+def _set_last(w: Window, x: float) -> None:
+    w.set_last(float(x))
+
+
+INT, F, B, A = T.INT, T.FLOAT, T.BOOL, T.ANSWER
+
+BUILTINS: tuple[Builtin, ...] = (
+    # -- numeric (allowed in schedules; monotonicity feeds the proofs) --
+    Builtin(
+        "min",
+        (F, F),
+        F,
+        min,
+        "smallest of its arguments",
+        "min(64, round(4 + 60*beta))",
+        mono=("incr", "incr"),
+        variadic=True,
+        schedule=True,
+        int_preserving=True,
+    ),
+    Builtin(
+        "max",
+        (F, F),
+        F,
+        max,
+        "largest of its arguments",
+        "max(2, round(2 + 6*beta))",
+        mono=("incr", "incr"),
+        variadic=True,
+        schedule=True,
+        int_preserving=True,
+    ),
+    Builtin(
+        "clamp",
+        (F, F, F),
+        F,
+        _clamp,
+        "`x` limited to [lo, hi]",
+        "clamp(x, 0.0, 1.0)",
+        mono=("incr", "incr", "incr"),
+        schedule=True,
+        int_preserving=True,
+    ),
+    Builtin(
+        "round",
+        (F,),
+        INT,
+        _round,
+        "nearest int, ties to even (Python's round)",
+        "round(2 + 6*beta)",
+        mono=("incr",),
+        schedule=True,
+    ),
+    Builtin(
+        "round",
+        (F, INT),
+        F,
+        _round,
+        "rounded to n decimals, ties to even",
+        "round(0.85 + 0.12*beta, 4)",
+        mono=("incr", "none"),
+        schedule=True,
+    ),
+    Builtin(
+        "floor",
+        (F,),
+        INT,
+        math.floor,
+        "largest int <= x",
+        "floor(4.5*beta)",
+        mono=("incr",),
+        schedule=True,
+    ),
+    Builtin(
+        "ceil",
+        (F,),
+        INT,
+        math.ceil,
+        "smallest int >= x",
+        "ceil(gap * (1 - s))",
+        mono=("incr",),
+        schedule=True,
+    ),
+    Builtin(
+        "abs",
+        (F,),
+        F,
+        abs,
+        "absolute value",
+        "abs(delta(hist))",
+        mono=("none",),
+        schedule=True,
+        int_preserving=True,
+    ),
+    Builtin("exp", (F,), F, math.exp, "e to the x", "exp(beta)", mono=("incr",), schedule=True),
+    Builtin(
+        "log",
+        (F,),
+        F,
+        math.log,
+        "natural logarithm (x > 0)",
+        "log(1 + beta)",
+        mono=("incr",),
+        schedule=True,
+        domain="x > 0",
+    ),
+    Builtin(
+        "sqrt",
+        (F,),
+        F,
+        math.sqrt,
+        "square root (x >= 0)",
+        "sqrt(beta)",
+        mono=("incr",),
+        schedule=True,
+        domain="x >= 0",
+    ),
+    Builtin(
+        "sigmoid",
+        (F,),
+        F,
+        _sigmoid,
+        "1 / (1 + e^-x)",
+        "sigmoid(4*beta - 2)",
+        mono=("incr",),
+        schedule=True,
+    ),
+    Builtin(
+        "pow",
+        (F, F),
+        F,
+        math.pow,
+        "x to the power y (x >= 0)",
+        "pow(64, beta)",
+        mono=("incr", "incr"),
+        schedule=True,
+        domain="x >= 0; incr in x needs y > 0, in y needs x >= 1",
+    ),
+    Builtin(
+        "float",
+        (F,),
+        F,
+        float,
+        "as a float",
+        "float(count(running))",
+        mono=("incr",),
+        schedule=True,
+    ),
+    # -- voting over answer lists (replay protocol §4) --
+    Builtin(
+        "winner",
+        (T.ANSWERS,),
+        A,
+        _winner,
+        "most frequent answer; ties to the earliest first occurrence; none if empty",
+        "winner(completed)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "top1",
+        (T.ANSWERS,),
+        INT,
+        lambda xs: vote_stats(xs)[1],
+        "count of the most frequent answer",
+        "top1(completed)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "top2",
+        (T.ANSWERS,),
+        INT,
+        lambda xs: vote_stats(xs)[2],
+        "count of the second most frequent answer (0 if only one)",
+        "top2(completed)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "conf",
+        (T.ANSWERS,),
+        F,
+        _conf,
+        "Beta-majority confidence beta_conf(top1, top2) of a list (0 if empty)",
+        "conf(completed)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "beta_conf",
+        (INT, INT),
+        F,
+        beta_conf,
+        "P(p > 1/2) under Beta(t1+1, t2+1), exact; 0 when t1 = 0",
+        "beta_conf(3, 1)",
+        mono=("incr", "decr"),
+    ),
+    Builtin(
+        "distinct",
+        (T.ANSWERS,),
+        INT,
+        lambda xs: len(tally(xs)),
+        "number of distinct answers",
+        "distinct(recent(completed, 8))",
+        cost="O(n)",
+    ),
+    Builtin(
+        "count_of",
+        (T.ANSWERS, A),
+        INT,
+        _count_of,
+        "occurrences of an answer",
+        "count_of(completed, w)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "share",
+        (T.ANSWERS, A),
+        F,
+        _share,
+        "fraction of the list equal to an answer",
+        "share(answers(alive), w)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "recent",
+        (T.ANSWERS, INT),
+        T.ANSWERS,
+        _recent,
+        "the last n answers of a list",
+        "recent(completed, 8)",
+        cost="O(n)",
+    ),
+    Builtin("len", (T.ANSWERS,), INT, len, "length of a list", "len(completed)"),
+    Builtin("count", (T.ANSWERS,), INT, len, "length of a list", "count(completed)"),
+    # -- branch sets --
+    Builtin(
+        "count",
+        (T.SET,),
+        INT,
+        len,
+        "number of branches in a set",
+        "count(b in running where b.answer != w)",
+    ),
+    Builtin(
+        "answers",
+        (T.SET,),
+        T.ANSWERS,
+        lambda ctx, s: [ctx.latest[i] for i in s],
+        "latest answers of a set's branches, in index order",
+        "winner(answers(alive))",
+        cost="O(n)",
+        needs_ctx=True,
+    ),
+    # -- aggregates over `expr for b in SET` --
+    Builtin(
+        "sum",
+        (T.GEN,),
+        F,
+        _sum,
+        "sum (compensated for floats); 0 if empty",
+        "sum(b.spent for b in opened)",
+        cost="O(n)",
+        int_preserving=True,
+    ),
+    Builtin(
+        "mean",
+        (T.GEN,),
+        F,
+        _mean,
+        "mean; 0 if empty",
+        "mean(b.reads for b in running)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "min",
+        (T.GEN,),
+        F,
+        _min,
+        "smallest value; 0 if empty",
+        "min(b.reads for b in running)",
+        cost="O(n)",
+        int_preserving=True,
+    ),
+    Builtin(
+        "max",
+        (T.GEN,),
+        F,
+        _max,
+        "largest value; 0 if empty",
+        "max(b.reads for b in running)",
+        cost="O(n)",
+        int_preserving=True,
+    ),
+    Builtin(
+        "any",
+        (T.GEN,),
+        B,
+        any,
+        "true if some value is true",
+        "any(b.answer == w for b in running)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "all",
+        (T.GEN,),
+        B,
+        all,
+        "true if every value is true (true if empty)",
+        "all(b.finished for b in alive)",
+        cost="O(n)",
+    ),
+    # -- windows --
+    Builtin(
+        "push",
+        (T.WINDOW, F),
+        T.VOID,
+        _push,
+        "append to a window, dropping the oldest entry when full",
+        "push(hist, ema)",
+        effect=True,
+    ),
+    Builtin(
+        "set_last",
+        (T.WINDOW, F),
+        T.VOID,
+        _set_last,
+        "overwrite the newest entry (no-op when empty)",
+        "set_last(hist, ema)",
+        effect=True,
+    ),
+    Builtin(
+        "first",
+        (T.WINDOW,),
+        F,
+        lambda w: w.items[0] if w.items else 0.0,
+        "oldest entry (0 if empty)",
+        "first(hist)",
+    ),
+    Builtin(
+        "last",
+        (T.WINDOW,),
+        F,
+        lambda w: w.items[-1] if w.items else 0.0,
+        "newest entry (0 if empty)",
+        "last(hist)",
+    ),
+    Builtin(
+        "delta",
+        (T.WINDOW,),
+        F,
+        _delta,
+        "newest minus oldest (0 with fewer than 2)",
+        "delta(hist) >= -slack",
+    ),
+    Builtin("len", (T.WINDOW,), INT, lambda w: len(w.items), "number of entries", "len(hist)"),
+    Builtin(
+        "mean",
+        (T.WINDOW,),
+        F,
+        lambda w: _mean(w.items),
+        "mean of the entries (0 if empty)",
+        "mean(hist)",
+        cost="O(n)",
+    ),
+)
+
+BUILTIN_VALUES: tuple[BuiltinValue, ...] = (
+    BuiltinValue("beta", T.FLOAT, "the budget knob β in [0, 1]", schedule=True, kind="beta"),
+    BuiltinValue("round", T.INT, "index of the current round (0-based); -1 in `init`"),
+    BuiltinValue("spawned", T.INT, "branches opened so far (BRANCH and FULL_READ)"),
+    BuiltinValue("cost", T.INT, "tokens charged so far in this episode"),
+    BuiltinValue("remaining", T.INT, "branches of the question not yet opened"),
+    BuiltinValue("completed", T.ANSWERS, "final answers of finished branches, in completion order"),
+    BuiltinValue("opened", T.SET, "every opened branch", kind="set"),
+    BuiltinValue("running", T.SET, "opened branches neither finished nor pruned", kind="set"),
+    BuiltinValue("alive", T.SET, "opened branches not pruned (running + finished)", kind="set"),
+    BuiltinValue("finished", T.SET, "finished branches that are not pruned", kind="set"),
+    BuiltinValue("pruned", T.SET, "pruned branches", kind="set"),
+)
+
+BRANCH_FIELDS: tuple[BranchField, ...] = (
+    BranchField("answer", T.ANSWER, "answer of the branch's latest read"),
+    BranchField("reads", T.INT, "reads done on the branch (the opening read included)"),
+    BranchField("spent", T.INT, "tokens charged to the branch"),
+    BranchField("index", T.INT, "position in the shuffled order (opening order)"),
+    BranchField("finished", T.BOOL, "its trace has been read to the end"),
+    BranchField("pruned", T.BOOL, "it was pruned"),
+)
+
+# Names reserved by the language: they cannot be redeclared.
+RESERVED = frozenset(
+    {b.name for b in BUILTINS} | {v.name for v in BUILTIN_VALUES} | {"true", "false", "none"}
+)
+
+
+def overloads(name: str) -> tuple[Builtin, ...]:
+    return _BY_NAME.get(name, ())
+
+
+_BY_NAME: dict[str, tuple[Builtin, ...]] = {}
+for _row in BUILTINS:
+    _BY_NAME[_row.name] = (*_BY_NAME.get(_row.name, ()), _row)
+
+VALUES_BY_NAME = {v.name: v for v in BUILTIN_VALUES}
+FIELDS_BY_NAME = {f.name: f for f in BRANCH_FIELDS}

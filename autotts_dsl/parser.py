@@ -1,0 +1,468 @@
+"""Source text → typed AST (`ast.Program`), with syntax errors as diagnostics.
+
+The grammar lives in `grammar/tts.lark` (installed as autotts_dsl/grammar).
+Lark builds a parse tree; `_ToAst` turns it into frozen dataclasses with
+spans. No program text is ever evaluated as Python.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import lark
+from lark import Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .diagnostics import Diagnostic, DiagnosticError, Span
+
+GRAMMAR_PATH = Path(__file__).parent / "grammar" / "tts.lark"
+
+
+@lru_cache(maxsize=1)
+def _lark() -> lark.Lark:
+    return lark.Lark(
+        GRAMMAR_PATH.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+def _span(meta: Any) -> Span:
+    if getattr(meta, "empty", True):
+        return Span(0, 0, 0, 0)
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _tok_span(tok: Token) -> Span:
+    line = tok.line or 0
+    col = tok.column or 0
+    end_line = tok.end_line or line
+    end_col = tok.end_column or col + len(str(tok))
+    return Span(line, col, end_line, end_col)
+
+
+_SECTIONS = {
+    "limits_section": "limits",
+    "params_section": "params",
+    "schedule_section": "schedule",
+    "state_section": "state",
+    "branch_section": "branch",
+    "init_section": "init",
+    "round_section": "round",
+    "finally_section": "finally",
+}
+
+
+@v_args(meta=True, inline=True)
+class _ToAst(Transformer[Token, Any]):
+    """Parse tree → AST. Method names are the grammar's rule/alias names."""
+
+    # -- program structure --------------------------------------------------
+
+    def start(self, meta: Any, header: tuple[str, str, Span], *sections: Any) -> ast.Program:
+        name, description, _ = header
+        found: dict[str, tuple[Any, Span]] = {}
+        dups: list[Diagnostic] = []
+        for kind, value, span in sections:
+            if kind in found:
+                dups.append(
+                    Diagnostic(
+                        "E002",
+                        "error",
+                        f"section `{kind}` appears twice",
+                        span,
+                        label="second definition",
+                        hint=f"merge the two `{kind}` sections into one",
+                    )
+                )
+            found[kind] = (value, span)
+        if dups:
+            raise DiagnosticError(dups)
+
+        def items(kind: str) -> tuple[Any, ...]:
+            return tuple(found[kind][0]) if kind in found else ()
+
+        def block(kind: str) -> ast.Block | None:
+            if kind not in found:
+                return None
+            body, span = found[kind]
+            return ast.Block(body, span=span)
+
+        return ast.Program(
+            name=name,
+            description=description,
+            limits=items("limits"),
+            params=items("params"),
+            knobs=items("schedule"),
+            state=items("state"),
+            branch_fields=items("branch"),
+            init=block("init"),
+            round=block("round"),
+            final=block("finally"),
+            span=_span(meta),
+        )
+
+    def header(self, meta: Any, name: Token, desc: Token | None) -> tuple[str, str, Span]:
+        return str(name), (str(desc)[1:-1] if desc is not None else ""), _span(meta)
+
+    def _section(self, kind: str, meta: Any, items: Any) -> tuple[str, Any, Span]:
+        return kind, items, _span(meta)
+
+    def limits_section(self, meta: Any, *items: ast.Limit) -> tuple[str, Any, Span]:
+        return self._section("limits", meta, items)
+
+    def params_section(self, meta: Any, *items: ast.Param) -> tuple[str, Any, Span]:
+        return self._section("params", meta, items)
+
+    def schedule_section(self, meta: Any, *items: ast.Knob) -> tuple[str, Any, Span]:
+        return self._section("schedule", meta, items)
+
+    def state_section(self, meta: Any, *items: ast.VarDecl) -> tuple[str, Any, Span]:
+        return self._section("state", meta, items)
+
+    def branch_section(self, meta: Any, *items: ast.VarDecl) -> tuple[str, Any, Span]:
+        return self._section("branch", meta, items)
+
+    def init_section(self, meta: Any, body: tuple[ast.Stmt, ...]) -> tuple[str, Any, Span]:
+        return self._section("init", meta, body)
+
+    def round_section(self, meta: Any, body: tuple[ast.Stmt, ...]) -> tuple[str, Any, Span]:
+        return self._section("round", meta, body)
+
+    def finally_section(self, meta: Any, body: tuple[ast.Stmt, ...]) -> tuple[str, Any, Span]:
+        return self._section("finally", meta, body)
+
+    def limit_item(self, meta: Any, name: Token, expr: ast.Expr) -> ast.Limit:
+        return ast.Limit(str(name), expr, span=_tok_span(name))
+
+    def param_item(self, meta: Any, name: Token, typ: Token, expr: ast.Expr) -> ast.Param:
+        return ast.Param(str(name), str(typ), expr, span=_tok_span(name))
+
+    def knob(
+        self, meta: Any, name: Token, typ: Token, direction: Token, expr: ast.Expr
+    ) -> ast.Knob:
+        d: ast.Direction = "up" if direction == "up" else "down" if direction == "down" else "const"
+        return ast.Knob(str(name), str(typ), d, expr, span=_tok_span(name))
+
+    def var_decl(
+        self, meta: Any, name: Token, typ: ast.TypeRef, init: ast.Expr | None
+    ) -> ast.VarDecl:
+        return ast.VarDecl(str(name), typ, init, span=_tok_span(name))
+
+    def simple_type(self, meta: Any, name: Token) -> ast.TypeRef:
+        return ast.TypeRef(str(name), span=_span(meta))
+
+    def sized_type(self, meta: Any, name: Token, size: ast.Expr) -> ast.TypeRef:
+        return ast.TypeRef(str(name), size, span=_span(meta))
+
+    # -- statements -----------------------------------------------------------
+
+    def block(self, meta: Any, *stmts: ast.Stmt) -> tuple[ast.Stmt, ...]:
+        return stmts
+
+    def let_stmt(self, meta: Any, name: Token, value: ast.Expr) -> ast.Let:
+        return ast.Let(str(name), value, span=_span(meta))
+
+    def assign_var(self, meta: Any, name: Token, value: ast.Expr) -> ast.AssignVar:
+        return ast.AssignVar(str(name), value, span=_span(meta))
+
+    def assign_field(self, meta: Any, var: Token, name: Token, value: ast.Expr) -> ast.AssignField:
+        return ast.AssignField(str(var), str(name), value, span=_span(meta))
+
+    def call_stmt(self, meta: Any, func: Token, *args: ast.Expr | None) -> ast.CallStmt:
+        return ast.CallStmt(str(func), tuple(a for a in args if a is not None), span=_span(meta))
+
+    def if_stmt(self, meta: Any, cond: ast.Expr, body: tuple[ast.Stmt, ...], *rest: Any) -> ast.If:
+        arms = [(cond, body)]
+        orelse = None
+        for item in rest:
+            if item is None:
+                continue
+            kind, value = item
+            if kind == "elif":
+                arms.append(value)
+            else:
+                orelse = value
+        return ast.If(tuple(arms), orelse, span=_span(meta))
+
+    def elif_clause(self, meta: Any, cond: ast.Expr, body: tuple[ast.Stmt, ...]) -> Any:
+        return "elif", (cond, body)
+
+    def else_clause(self, meta: Any, body: tuple[ast.Stmt, ...]) -> Any:
+        return "else", body
+
+    def loop_head(
+        self,
+        meta: Any,
+        var: Token,
+        source: ast.Expr,
+        where: ast.Expr | None,
+        order: tuple[ast.SortKey, ...] | None,
+        limit: ast.Expr | None,
+    ) -> ast.LoopHead:
+        return ast.LoopHead(str(var), source, where, order or (), limit, span=_span(meta))
+
+    def where_clause(self, meta: Any, cond: ast.Expr) -> ast.Expr:
+        return cond
+
+    def order_clause(self, meta: Any, *keys: ast.SortKey) -> tuple[ast.SortKey, ...]:
+        return keys
+
+    def sort_key(self, meta: Any, key: ast.Expr, direction: Token | None) -> ast.SortKey:
+        return ast.SortKey(key, direction is not None and str(direction) == "desc")
+
+    def limit_clause(self, meta: Any, n: ast.Expr) -> ast.Expr:
+        return n
+
+    def for_stmt(self, meta: Any, head: ast.LoopHead, body: tuple[ast.Stmt, ...]) -> ast.For:
+        return ast.For(head, body, span=_span(meta))
+
+    def repeat_stmt(self, meta: Any, n: ast.Expr, body: tuple[ast.Stmt, ...]) -> ast.Repeat:
+        return ast.Repeat(n, body, span=_span(meta))
+
+    @staticmethod
+    def _body(body: Any) -> tuple[ast.Stmt, ...]:
+        return body if isinstance(body, tuple) else (body,)
+
+    def when_rule(self, meta: Any, name: Token, cond: ast.Expr, body: Any) -> ast.If:
+        return ast.If(((cond, self._body(body)),), None, rule=str(name), span=_span(meta))
+
+    def for_rule(self, meta: Any, name: Token, head: ast.LoopHead, body: Any) -> ast.For:
+        return ast.For(head, self._body(body), rule=str(name), span=_span(meta))
+
+    def spawn_stmt(self, meta: Any, n: ast.Expr) -> ast.Spawn:
+        return ast.Spawn(n, span=_span(meta))
+
+    def read_full_stmt(self, meta: Any, n: ast.Expr) -> ast.ReadFull:
+        return ast.ReadFull(n, span=_span(meta))
+
+    def step_stmt(self, meta: Any, b: ast.Expr, times: ast.Expr | None) -> ast.Step:
+        return ast.Step(b, times, span=_span(meta))
+
+    def prune_stmt(self, meta: Any, b: ast.Expr) -> ast.Prune:
+        return ast.Prune(b, span=_span(meta))
+
+    def answer_stmt(self, meta: Any, value: ast.Expr) -> ast.Answer:
+        return ast.Answer(value, span=_span(meta))
+
+    def stop_stmt(self, meta: Any) -> ast.StopLoop:
+        return ast.StopLoop(span=_span(meta))
+
+    # -- expressions ----------------------------------------------------------
+
+    def int_lit(self, meta: Any, tok: Token) -> ast.IntLit:
+        return ast.IntLit(int(tok), span=_tok_span(tok))
+
+    def float_lit(self, meta: Any, tok: Token) -> ast.FloatLit:
+        return ast.FloatLit(float(tok), str(tok), span=_tok_span(tok))
+
+    def true_lit(self, meta: Any) -> ast.BoolLit:
+        return ast.BoolLit(True, span=_span(meta))
+
+    def false_lit(self, meta: Any) -> ast.BoolLit:
+        return ast.BoolLit(False, span=_span(meta))
+
+    def none_lit(self, meta: Any) -> ast.NoneLit:
+        return ast.NoneLit(span=_span(meta))
+
+    def name(self, meta: Any, tok: Token) -> ast.Name:
+        return ast.Name(str(tok), span=_tok_span(tok))
+
+    def field(self, meta: Any, obj: ast.Expr, name: Token) -> ast.Field:
+        return ast.Field(obj, str(name), span=_span(meta))
+
+    def call(self, meta: Any, func: Token, *args: ast.Expr | None) -> ast.Call:
+        return ast.Call(str(func), tuple(a for a in args if a is not None), span=_span(meta))
+
+    def query(self, meta: Any, var: Token, source: ast.Expr, where: ast.Expr | None) -> ast.Query:
+        return ast.Query(str(var), source, where, span=_span(meta))
+
+    def generator(
+        self, meta: Any, value: ast.Expr, var: Token, source: ast.Expr, where: ast.Expr | None
+    ) -> ast.Generator:
+        return ast.Generator(value, str(var), source, where, span=_span(meta))
+
+    def neg(self, meta: Any, _op: Token, operand: ast.Expr) -> ast.Expr:
+        if isinstance(operand, ast.IntLit):  # fold `-3` into a literal
+            return ast.IntLit(-operand.value, span=_span(meta))
+        if isinstance(operand, ast.FloatLit):
+            return ast.FloatLit(-operand.value, "-" + operand.text, span=_span(meta))
+        return ast.Unary("-", operand, span=_span(meta))
+
+    def not_op(self, meta: Any, operand: ast.Expr) -> ast.Unary:
+        return ast.Unary("not", operand, span=_span(meta))
+
+    def binary(self, meta: Any, left: ast.Expr, op: Token, right: ast.Expr) -> ast.Binary:
+        return ast.Binary(str(op), left, right, span=_span(meta))  # type: ignore[arg-type]
+
+    def compare(self, meta: Any, left: ast.Expr, op: Token, right: ast.Expr) -> ast.Compare:
+        return ast.Compare(str(op), left, right, span=_span(meta))  # type: ignore[arg-type]
+
+    def and_op(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.BoolOp:
+        return ast.BoolOp("and", left, right, span=_span(meta))
+
+    def or_op(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.BoolOp:
+        return ast.BoolOp("or", left, right, span=_span(meta))
+
+    def cond(self, meta: Any, test: ast.Expr, then: ast.Expr, other: ast.Expr) -> ast.Cond:
+        return ast.Cond(test, then, other, span=_span(meta))
+
+    def coalesce(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.Coalesce:
+        return ast.Coalesce(left, right, span=_span(meta))
+
+
+# ------------------------------------------------------------ syntax errors
+
+_TOKEN_NAMES = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": 'a "string"',
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COLON": "`:`",
+    "COMMA": "`,`",
+    "EQUAL": "`=`",
+    "SEMICOLON": "`;`",
+    "DOT": "`.`",
+    "QMARK": "`?`",
+    "COMP_OP": "a comparison",
+    "PLUS": "`+`",
+    "MINUS": "`-`",
+    "STAR": "`*`",
+    "SLASH": "`/`",
+    "DSLASH": "`//`",
+    "PERCENT": "`%`",
+    "$END": "end of file",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = []
+    for t in sorted(expected):
+        if t in _TOKEN_NAMES:
+            names.append(_TOKEN_NAMES[t])
+        elif t.replace("_", "").isalpha() and t.isupper():
+            names.append(f"`{t.lower()}`")
+        else:
+            names.append(t)
+    names = sorted(set(names))
+    if len(names) > 8:
+        return ", ".join(names[:8]) + f" or one of {len(names) - 8} more"
+    if len(names) > 1:
+        return ", ".join(names[:-1]) + " or " + names[-1]
+    return names[0] if names else "something else"
+
+
+def _hint_for(found: str, expected: set[str], line_text: str) -> str:
+    if found in ("&&", "&"):
+        return "use `and`"
+    if found in ("||", "|"):
+        return "use `or`"
+    if found == "!":
+        return "use `not x` for negation, `!=` for inequality"
+    if found == ":" and ("LBRACE" in expected or "{" in expected):
+        return "blocks use braces: `if COND { ... }`, not a colon"
+    if found == "=" and "COMP_OP" in expected:
+        return "use `==` to compare"
+    if found == "if" and "else" in line_text:
+        return "write `elif COND { ... }` instead of `else if`"
+    if found in ("True", "False", "None"):
+        return f"literals are lower case: `{found.lower()}`"
+    if found == "$END" or found == "":
+        return "a `}` may be missing"
+    return ""
+
+
+def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
+    lines = source.splitlines()
+    line = getattr(err, "line", 0) or 0
+    col = getattr(err, "column", 0) or 0
+    line_text = lines[line - 1] if 0 < line <= len(lines) else ""
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        expected = set(err.expected)
+        if tok.type == "$END":
+            last = max(1, len(lines))
+            end_col = len(lines[-1]) + 1 if lines else 1
+            return Diagnostic(
+                "E001",
+                "error",
+                f"unexpected end of file; expected {_describe_expected(expected)}",
+                Span.point(last, end_col),
+                label="input ends here",
+                hint=_hint_for("$END", expected, ""),
+            )
+        text = str(tok)
+        return Diagnostic(
+            "E001",
+            "error",
+            f"unexpected `{text}`; expected {_describe_expected(expected)}",
+            Span.point(line, col, len(text)),
+            label="not expected here",
+            hint=_hint_for(text, expected, line_text),
+        )
+    if isinstance(err, UnexpectedCharacters):
+        pos = err.pos_in_stream or 0
+        ch = source[pos] if pos < len(source) else ""
+        two = source[pos : pos + 2]
+        found = two if two in ("&&", "||") else ch
+        return Diagnostic(
+            "E001",
+            "error",
+            f"unexpected character `{ch}`",
+            Span.point(line, col, len(found)),
+            label="not part of the language",
+            hint=_hint_for(found, set(err.allowed or ()), line_text),
+        )
+    if isinstance(err, UnexpectedEOF):
+        last = max(1, len(lines))
+        return Diagnostic(
+            "E001",
+            "error",
+            "unexpected end of file",
+            Span.point(last, len(lines[-1]) + 1 if lines else 1),
+            hint="a `}` may be missing",
+        )
+    return Diagnostic(
+        "E001", "error", f"syntax error: {err}", Span.point(max(1, line), max(1, col))
+    )
+
+
+def parse(source: str, path: str = "<input>") -> ast.Program:
+    """Parse a tts-dsl program. Raises `DiagnosticError` on a syntax error."""
+    if "\x00" in source:
+        idx = source.index("\x00")
+        line = source.count("\n", 0, idx) + 1
+        col = idx - (source.rfind("\n", 0, idx) + 1) + 1
+        raise DiagnosticError(
+            [Diagnostic("E001", "error", "NUL byte in program text", Span.point(line, col))],
+            source,
+            path,
+        )
+    try:
+        tree = _lark().parse(source)
+    except UnexpectedInput as err:
+        raise DiagnosticError([_syntax_diagnostic(err, source)], source, path) from None
+    try:
+        program = _ToAst().transform(tree)
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, DiagnosticError):
+            raise DiagnosticError(err.orig_exc.diagnostics, source, path) from None
+        raise
+    assert isinstance(program, ast.Program)
+    return program
+
+
+def parse_file(path: str | Path) -> tuple[ast.Program, str]:
+    """Read and parse a program file; returns (program, source text)."""
+    p = Path(path)
+    source = p.read_text(encoding="utf-8")
+    return parse(source, str(p)), source

@@ -1,0 +1,93 @@
+"""Execution traces: levels, per-episode records, AutoTTS-compatible JSONL.
+
+Events come from the interpreter (compiled in only when tracing), never from
+the program: one per action and per guard of an `if`/rule, each with the
+source line, the values that decided it and a small state snapshot. The
+export keeps AutoTTS's per-problem layout (`shuffle_seed`, `question_index`,
+`is_correct`, `cost`, `trace`) and its step fields (`event, goal, input,
+output, state, decision`), adding `line` and `rule`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, Literal
+
+TraceLevel = Literal["off", "actions", "full"]
+TRACE_LEVELS: tuple[TraceLevel, ...] = ("off", "actions", "full")
+
+
+def keep(event: dict[str, Any], level: TraceLevel) -> bool:
+    """`actions` keeps actions and guards that fired; `full` keeps everything."""
+    if level == "full":
+        return True
+    if level == "off":
+        return False
+    return event["event"] == "action" or bool(event.get("fired"))
+
+
+def to_autotts_step(ev: dict[str, Any]) -> dict[str, Any]:
+    where = f"line {ev['line']}"
+    rule = ev.get("rule")
+    if ev["event"] == "action":
+        return {
+            "event": f"action:{ev['action']}",
+            "goal": f"rule {rule}" if rule else where,
+            "input": ev.get("args", {}),
+            "output": {"charged": ev.get("charged", 0)},
+            "state": ev["state"],
+            "decision": f"{ev['action']} at {where}",
+            "line": ev["line"],
+            "rule": rule,
+        }
+    if "condition" in ev:
+        fired = ev.get("fired")
+        return {
+            "event": ev["event"],
+            "goal": ev["condition"],
+            "input": ev.get("values", {}),
+            "output": {"fired": fired},
+            "state": ev["state"],
+            "decision": ("fired" if fired else "not fired") + (f": rule {rule}" if rule else ""),
+            "line": ev["line"],
+            "rule": rule,
+        }
+    return {
+        "event": ev["event"],
+        "goal": f"rule {rule}" if rule else where,
+        "input": {"branches": ev.get("branches", [])},
+        "output": {},
+        "state": ev["state"],
+        "decision": f"iterate {len(ev.get('branches', []))} branches",
+        "line": ev["line"],
+        "rule": rule,
+    }
+
+
+def episode_record(
+    *,
+    store: str,
+    seed: int,
+    question: int,
+    answer: str | None,
+    correct: bool,
+    cost: int,
+    seq_cost: int,
+    events: Iterable[dict[str, Any]],
+    level: TraceLevel,
+) -> dict[str, Any]:
+    return {
+        "store": store,
+        "shuffle_seed": seed,
+        "question_index": question,
+        "answer": answer,
+        "is_correct": correct,
+        "cost": cost,
+        "seq_cost": seq_cost,
+        "trace": [to_autotts_step(ev) for ev in events if keep(ev, level)],
+    }
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)

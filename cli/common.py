@@ -1,0 +1,96 @@
+"""Argument parsing and loading shared by the subcommands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+
+from ..diagnostics import DiagnosticError
+from ..interpreter import ProgramRunner
+from ..programs import ProgramNotFound, load_program
+from ..replay.protocol import DEFAULT_SEEDS
+from ..replay.store import ReplayStore, StoreError
+from .errors import EXIT_INVALID, EXIT_USAGE, CliError
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def parse_seeds(text: str | None) -> tuple[int, ...]:
+    """`100` → seeds 0..99; `5:10` → 5..9; default: the protocol's 100."""
+    if text is None:
+        return DEFAULT_SEEDS
+    try:
+        if ":" in text:
+            lo, hi = (int(x) for x in text.split(":", 1))
+            seeds = tuple(range(lo, hi))
+        else:
+            seeds = tuple(range(int(text)))
+    except ValueError:
+        raise CliError(f"--seeds {text!r}: expected N or START:STOP", EXIT_USAGE) from None
+    if not seeds:
+        raise CliError(f"--seeds {text!r} selects no seed", EXIT_USAGE)
+    return seeds
+
+
+def parse_beta(text: str) -> float:
+    try:
+        beta = float(text)
+    except ValueError:
+        raise CliError(f"--beta {text!r} is not a number", EXIT_USAGE) from None
+    if not 0.0 <= beta <= 1.0:
+        raise CliError(f"--beta {beta} is outside [0, 1]", EXIT_USAGE)
+    return beta
+
+
+def parse_params(items: Sequence[str] | None) -> dict[str, str]:
+    """`--param k=v` (repeatable) → {k: 'v'}; values are typed by the program."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--param {item!r}: expected NAME=VALUE", EXIT_USAGE)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_program_or_exit(spec: str) -> ProgramRunner:
+    try:
+        return load_program(spec)
+    except ProgramNotFound as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    except OSError as exc:
+        raise CliError(f"{spec}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
+    except DiagnosticError as exc:
+        print_diagnostics(exc)
+        raise CliError(f"{exc.path}: {len(exc.diagnostics)} error(s); nothing was run") from None
+
+
+def print_diagnostics(exc: DiagnosticError) -> None:
+    sys.stderr.write(exc.render() + "\n\n")
+
+
+def load_stores(specs: Sequence[str] | None) -> list[ReplayStore]:
+    """Stores named on the command line (files, directories, registry names),
+    or the embedded default store when none is given."""
+    from ..replay import registry
+
+    try:
+        if not specs:
+            return [registry.resolve_store(None)]
+        return [registry.resolve_store(s) for s in registry.expand_store_specs(list(specs))]
+    except StoreError as exc:
+        missing = exc.reason.startswith(("no such", "cannot read", "unknown store"))
+        raise CliError(str(exc), EXIT_USAGE if missing else EXIT_INVALID) from None
+
+
+def compile_or_exit(runner: ProgramRunner, beta: float, params: dict[str, Any]) -> None:
+    try:
+        runner.compile(beta, params)
+    except DiagnosticError as exc:
+        print_diagnostics(exc)
+        raise CliError(f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run") from None

@@ -1,0 +1,141 @@
+"""The stdlib DSL programs reproduce the published AutoTTS numbers exactly.
+
+Fast subset in the default run; the whole of `aime24_published.csv` (104
+rows) and the episode-by-episode differential test against the seed's
+Python CMC on all 12 shared stores under `-m slow` (run by CI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autotts_dsl.interpreter import ProgramRunner
+from autotts_dsl.programs import load_program
+from autotts_dsl.replay.compat import evaluate_autotts
+from autotts_dsl.replay.store import ReplayStore
+
+MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
+DATASETS = ("aime24", "aime25", "hmmt25")
+CONTROLLERS = ("cmc", "asc", "esc", "parallel_probe")
+
+StoreLoader = Callable[[str, str], ReplayStore]
+
+_RUNNERS: dict[str, ProgramRunner] = {}
+
+
+def runner(name: str) -> ProgramRunner:
+    if name not in _RUNNERS:
+        _RUNNERS[name] = load_program(name)
+    return _RUNNERS[name]
+
+
+def row_config(params: str) -> tuple[float, dict[str, Any]]:
+    """`beta=0.5` or `max_samples=16;threshold=0.95` → (β, --param overrides).
+
+    Baselines are run at β = 1 with their published configuration pinned."""
+    kv = dict(item.split("=", 1) for item in params.split(";"))
+    beta = float(kv.pop("beta", 1.0))
+    return beta, dict(kv)
+
+
+def check_rows(rows: pd.DataFrame, shared_store: StoreLoader) -> None:
+    assert len(rows) > 0
+    mismatches = []
+    for row in rows.itertuples():
+        beta, params = row_config(str(row.params))
+        ev = runner(str(row.controller)).evaluate(
+            shared_store(str(row.model), "aime24"), beta, params
+        )
+        got = (ev.accuracy, ev.avg_tokens)
+        want = (float(row.accuracy), int(row.avg_tokens))
+        if got != want:
+            mismatches.append(f"{row.model} {row.controller} {row.params}: {got} != {want}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+FAST_ROWS = [
+    ("Qwen3-8B", "cmc", "beta=0.0"),
+    ("Qwen3-8B", "cmc", "beta=0.5"),
+    ("Qwen3-0.6B", "cmc", "beta=1.0"),
+    ("Qwen3-4B", "asc", "max_samples=8;threshold=0.95"),
+    ("Qwen3-1.7B", "esc", "max_samples=16;window_size=8"),
+    (
+        "Qwen3-8B",
+        "parallel_probe",
+        "num_chains=8;T=40;prune_patience=7;warm_up=15;probe_burst=1;max_steps=100",
+    ),
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("model", "controller", "params"), FAST_ROWS)
+def test_published_row_fast(
+    model: str,
+    controller: str,
+    params: str,
+    published_aime24: pd.DataFrame,
+    shared_store: StoreLoader,
+) -> None:
+    rows = published_aime24[
+        (published_aime24.model == model)
+        & (published_aime24.controller == controller)
+        & (published_aime24.params == params)
+    ]
+    assert len(rows) == 1
+    check_rows(rows, shared_store)
+
+
+@pytest.mark.shared
+def test_published_table_has_104_rows(published_aime24: pd.DataFrame) -> None:
+    # Guards the slow suite against silently checking fewer rows.
+    assert len(published_aime24) == 104
+    assert set(published_aime24.controller) == set(CONTROLLERS)
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("controller", CONTROLLERS)
+def test_published_rows_all(
+    controller: str, model: str, published_aime24: pd.DataFrame, shared_store: StoreLoader
+) -> None:
+    rows = published_aime24[
+        (published_aime24.model == model) & (published_aime24.controller == controller)
+    ]
+    check_rows(rows, shared_store)
+
+
+def assert_same_episodes(
+    store: ReplayStore, beta: float, seed_cmc_class: type, seeds: range
+) -> None:
+    dsl = runner("cmc").evaluate(store, beta, seeds=seeds)
+    ref = evaluate_autotts(store, seed_cmc_class({"beta": beta}), seeds)
+    diff = np.flatnonzero((dsl.answer != ref.answer) | (dsl.cost != ref.cost))
+    assert diff.size == 0, (
+        f"{store.name} β={beta}: {diff.size} episodes differ, first at episode {diff[0]} "
+        f"(seed {dsl.seed_column[diff[0]]}, question {dsl.question_column[diff[0]]}): "
+        f"dsl answer/cost {dsl.answer[diff[0]]}/{dsl.cost[diff[0]]}, "
+        f"seed {ref.answer[diff[0]]}/{ref.cost[diff[0]]}"
+    )
+    assert dsl.reads.sum() == ref.reads.sum()
+
+
+@pytest.mark.shared
+def test_differential_cmc_fast(seed_cmc_class: type, shared_store: StoreLoader) -> None:
+    assert_same_episodes(shared_store("Qwen3-0.6B", "hmmt25"), 0.7, seed_cmc_class, range(10))
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+@pytest.mark.parametrize("beta", [0.0, 0.3, 0.5, 0.8, 1.0])
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("model", MODELS)
+def test_differential_cmc_all_stores(
+    model: str, dataset: str, beta: float, seed_cmc_class: type, shared_store: StoreLoader
+) -> None:
+    assert_same_episodes(shared_store(model, dataset), beta, seed_cmc_class, range(100))
