@@ -83,9 +83,10 @@ def load_stores(specs: Sequence[str] | None) -> list[ReplayStore]:
         if not specs:
             return [registry.resolve_store(None)]
         return [registry.resolve_store(s) for s in registry.expand_store_specs(list(specs))]
+    except registry.StoreUnavailable as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None  # not there: usage or I/O
     except StoreError as exc:
-        missing = exc.reason.startswith(("no such", "cannot read", "unknown store"))
-        raise CliError(str(exc), EXIT_USAGE if missing else EXIT_INVALID) from None
+        raise CliError(str(exc), EXIT_INVALID) from None  # there, but not a valid store
 
 
 def compile_or_exit(runner: ProgramRunner, beta: float, params: dict[str, Any]) -> None:

@@ -132,6 +132,8 @@ class Episode:
         Returns (answer, index, finished), or None when every branch of the
         question is already open (not admissible; the caller cannot widen).
         """
+        if self.answered:
+            raise InadmissibleAction("episode already answered")
         if self.opened >= self.n_branches:
             return None
         i = self._open()
@@ -148,12 +150,20 @@ class Episode:
             raise InadmissibleAction("episode already answered")
         return self._read(i)
 
+    def cont_unchecked(self, i: int) -> tuple[int, bool]:
+        """CONTINUE(i) without the admissibility checks of `cont`, for callers
+        (the compiled interpreter) that have already checked that branch i is
+        open, unpruned and the episode unanswered."""
+        return self._read(i)
+
     def full_read(self) -> int | None:
         """FULL_READ: open the next branch and charge its whole length.
 
         Only the final answer is observed; the branch counts as finished.
         Returns None when no unopened branch is left.
         """
+        if self.answered:
+            raise InadmissibleAction("episode already answered")
         if self.opened >= self.n_branches:
             return None
         i = self._open()
@@ -168,6 +178,8 @@ class Episode:
 
     def prune(self, i: int) -> None:
         """PRUNE(i): branch i leaves the active set; its cost stays charged."""
+        if self.answered:
+            raise InadmissibleAction("episode already answered")
         if not 0 <= i < self.opened:
             raise InadmissibleAction(f"branch {i} is not open ({self.opened} opened)")
         self.pruned[i] = True

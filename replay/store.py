@@ -32,8 +32,9 @@ class StoreError(Exception):
     question index and key at fault.
     """
 
-    def __init__(self, path: str | Path, reason: str, *, question: int | None = None,
-                 key: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, reason: str, *, question: int | None = None, key: str | None = None
+    ) -> None:
         self.path = str(path)
         self.reason = reason
         self.question = question

@@ -1,0 +1,96 @@
+"""Shared fixtures: locating ../shared, cached replay stores, reference tables.
+
+`../shared` (next to the repository root, or wherever `TTS_DSL_SHARED` points)
+holds the real AutoTTS replay stores and the published reference numbers.
+Tests that need it are marked `@pytest.mark.shared`; when it is missing they
+are skipped on a developer machine and fail loudly under CI (`CI=true`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    # `tests.support` must import the same way under `pytest` and `python -m pytest`.
+    sys.path.insert(0, str(REPO_ROOT))
+
+from autotts_dsl.replay.store import ReplayStore, load_store  # noqa: E402
+from tests.support.seed_cmc import load_seed_cmc  # noqa: E402
+
+SHARED_ENV = "TTS_DSL_SHARED"
+MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
+DATASETS = ("aime24", "aime25", "hmmt25")
+PUBLISHED_CSV = "reference/aime24_published.csv"
+DISCOVERY_CSV = "reference/discovery_aime24.csv"
+
+
+def locate_shared() -> tuple[Path, str]:
+    """The shared directory and how it was found (for messages)."""
+    env = os.environ.get(SHARED_ENV)
+    if env:
+        return Path(env).expanduser().resolve(), f"${SHARED_ENV}={env}"
+    return REPO_ROOT.parent / "shared", "../shared relative to the repository root"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """`../shared`; skips (or, under CI=true, fails) when it is not there."""
+    path, how = locate_shared()
+    missing = [rel for rel in ("replay/autotts", "reference") if not (path / rel).is_dir()]
+    if missing:
+        msg = (
+            f"shared data not found at {path} ({how}); missing {', '.join(missing)}. "
+            f"Put the project's shared/ folder beside the repository or set {SHARED_ENV}."
+        )
+        if in_ci():
+            pytest.fail(f"CI=true: {msg}", pytrace=False)
+        pytest.skip(msg)
+    return path
+
+
+StoreLoader = Callable[[str, str], ReplayStore]
+
+
+@pytest.fixture(scope="session")
+def shared_store(shared_dir: Path) -> StoreLoader:
+    """`shared_store(model, dataset)` -> the loaded store, each loaded once per session."""
+    cache: dict[tuple[str, str], ReplayStore] = {}
+
+    def get(model: str, dataset: str) -> ReplayStore:
+        key = (model, dataset)
+        if key not in cache:
+            cache[key] = load_store(shared_dir / "replay" / "autotts" / model / f"{dataset}.json")
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def published_aime24(shared_dir: Path) -> pd.DataFrame:
+    """`reference/aime24_published.csv` (model, dataset, controller, params,
+    accuracy, avg_tokens)."""
+    return pd.read_csv(shared_dir / PUBLISHED_CSV, dtype={"params": str})
+
+
+@pytest.fixture(scope="session")
+def discovery_aime24(shared_dir: Path) -> pd.DataFrame:
+    """`reference/discovery_aime24.csv` (round, controller, model, dataset, beta,
+    accuracy, avg_tokens)."""
+    return pd.read_csv(shared_dir / DISCOVERY_CSV)
+
+
+@pytest.fixture(scope="session")
+def seed_cmc_class(shared_dir: Path) -> type:
+    """The seed's CMC class, cut out of the shared README at run time."""
+    return load_seed_cmc(shared_dir)
