@@ -16,7 +16,7 @@ from .diagnostics import NO_SPAN, Span
 
 @dataclass(frozen=True)
 class Expr:
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class IntLit(Expr):
 @dataclass(frozen=True)
 class FloatLit(Expr):
     value: float
-    text: str = field(default="", compare=False)  # as written, for fmt
+    text: str = field(default="", compare=False, repr=False)  # as written, for fmt
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class Coalesce(Expr):
 
 @dataclass(frozen=True)
 class Stmt:
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class LoopHead:
     where: Expr | None
     order: tuple[SortKey, ...]
     limit: Expr | None
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ Direction = Literal["up", "down", "const"]
 class TypeRef:
     name: str
     size: Expr | None = None  # window(size)
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ class Knob:
     type: str
     direction: Direction
     expr: Expr
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -253,14 +253,14 @@ class Param:
     name: str
     type: str
     default: Expr
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
 class Limit:
     name: str
     expr: Expr
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -268,13 +268,13 @@ class VarDecl:
     name: str
     type: TypeRef
     init: Expr | None
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
 class Block:
     body: tuple[Stmt, ...]
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -289,4 +289,12 @@ class Program:
     init: Block | None
     round: Block | None
     final: Block | None
-    span: Span = field(default=NO_SPAN, compare=False, kw_only=True)
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+def program_hash(program: Program) -> str:
+    """A hash of the program's structure: independent of layout, comments and
+    spans (span fields are excluded from `repr`), so reformatting keeps it."""
+    import hashlib
+
+    return hashlib.sha256(repr(program).encode()).hexdigest()[:16]

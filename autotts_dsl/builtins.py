@@ -43,6 +43,8 @@ class Builtin:
     domain: str = ""
     # The implementation takes the runtime context first (reads episode state).
     needs_ctx: bool = False
+    # A generator argument yields (b.answer, value) pairs instead of values.
+    branch_keyed: bool = False
 
     @property
     def signature(self) -> str:
@@ -127,6 +129,39 @@ def _min(values: Sequence[Any]) -> Any:
 
 def _max(values: Sequence[Any]) -> Any:
     return max(values) if values else 0
+
+
+def _votes_from_pairs(pairs: Sequence[tuple[int, float]]) -> dict[int, float]:
+    # Weights add in branch order with plain double addition; `none` casts no vote.
+    out: dict[int, float] = {}
+    for answer, weight in pairs:
+        if answer != NO_ANSWER:
+            out[answer] = out.get(answer, 0.0) + float(weight)
+    return out
+
+
+def _votes_from_list(answers: Sequence[int]) -> dict[int, float]:
+    return _votes_from_pairs([(a, 1.0) for a in answers])
+
+
+def _vote_top(v: dict[int, float]) -> tuple[int, float, float]:
+    best, t1, t2 = vote_stats_weighted(v)
+    return best, t1, t2
+
+
+def vote_stats_weighted(v: dict[int, float]) -> tuple[int, float, float]:
+    """(winner, top1, top2) of a tally; ties go to the answer that voted first."""
+    best = NO_ANSWER
+    t1 = 0.0
+    t2 = 0.0
+    for a, w in v.items():
+        if w > t1 or best == NO_ANSWER:
+            if best != NO_ANSWER:
+                t2 = t1
+            best, t1 = a, w
+        elif w > t2:
+            t2 = w
+    return best, t1, t2
 
 
 def _delta(w: Window) -> float:
@@ -407,6 +442,28 @@ BUILTINS: tuple[Builtin, ...] = (
         cost="O(n)",
         needs_ctx=True,
     ),
+    # -- weighted votes (tallies) --
+    Builtin("votes", (T.SET,), T.VOTES,
+            lambda ctx, s: _votes_from_pairs([(ctx.latest[i], 1.0) for i in s]),
+            "one vote per branch for its latest answer (`none` casts no vote)",
+            "votes(alive)", cost="O(n)", needs_ctx=True),
+    Builtin("votes", (T.GEN,), T.VOTES, _votes_from_pairs,
+            "each branch votes for its latest answer with the given weight; weights add "
+            "in branch order", "votes((b.finished ? 2.5 : 1.0) for b in alive)", cost="O(n)",
+            branch_keyed=True),
+    Builtin("votes", (T.ANSWERS,), T.VOTES, _votes_from_list, "one vote per list entry",
+            "votes(completed)", cost="O(n)"),
+    Builtin("winner", (T.VOTES,), A, lambda v: _vote_top(v)[0],
+            "answer with the largest weight; ties to the earliest voter; none if empty",
+            "winner(votes(alive))", cost="O(n)"),
+    Builtin("top1", (T.VOTES,), F, lambda v: _vote_top(v)[1], "largest weight (0 if empty)",
+            "top1(v)", cost="O(n)"),
+    Builtin("top2", (T.VOTES,), F, lambda v: _vote_top(v)[2],
+            "second largest weight (0 with fewer than two answers)", "top2(v)", cost="O(n)"),
+    Builtin("total", (T.VOTES,), F, lambda v: neumaier_sum(v.values()),
+            "sum of all weights (compensated, in voting order)", "total(v)", cost="O(n)"),
+    Builtin("weight_of", (T.VOTES, A), F, lambda v, a: v.get(a, 0.0),
+            "weight of one answer (0 if absent)", "weight_of(v, w)"),
     # -- aggregates over `expr for b in SET` --
     Builtin(
         "sum",

@@ -418,8 +418,11 @@ class _Compiler:
                 label=f"{obj_t}",
             )
             return _Const(0), None
+        slot = self.branch_slot(e.obj, scope)
         if e.name in self.fields:
             k, typ = self.fields[e.name]
+            if slot is not None:
+                return (lambda c: c.fields[k][c.locals[slot]]), typ
             return (lambda c: c.fields[k][obj_fn(c)]), typ
         bf = FIELDS_BY_NAME.get(e.name)
         if bf is None:
@@ -432,7 +435,17 @@ class _Compiler:
                 or "declare it in a `branch { ... }` section",
             )
             return _Const(0), None
+        if slot is not None:
+            return _slot_field_reader(e.name, slot), bf.type
         return _field_reader(e.name, obj_fn), bf.type
+
+    def branch_slot(self, e: ast.Expr, scope: _Scope) -> int | None:
+        """The local slot when `e` is a loop variable (lets field reads skip a call)."""
+        if isinstance(e, ast.Name):
+            sym = scope.lookup(e.id)
+            if sym is not None and sym.kind == "branchvar":
+                return sym.slot
+        return None
 
     def expr_Unary(self, e: ast.Unary, scope: _Scope) -> tuple[Fn, T | None]:
         fn, t = self.expr(e.operand, scope)
@@ -659,6 +672,29 @@ class _Compiler:
 
     _gen_elem: T = T.FLOAT
 
+    def keyed_generator(self, e: ast.Generator, scope: _Scope) -> tuple[Fn, T | None]:
+        """`w for b in S` yielding (b.answer, w) pairs, for branch-keyed builtins."""
+        src, inner, slot = self.filtered(e.var, e.source, e.where, scope, e.span)
+        vf, vt = self.expr(e.value, inner)
+        if src is None or vt is None:
+            return _Const([]), None
+        if vt not in NUMERIC:
+            self.error("E102", f"a weight must be a number, got `{vt}`", e.value.span)
+            return _Const([]), None
+        s = src
+
+        def fn(c: Ctx) -> list[tuple[int, Any]]:
+            loc = c.locals
+            latest = c.latest
+            out = []
+            for i in s(c):
+                loc[slot] = i
+                out.append((latest[i], vf(c)))
+            return out
+
+        self._gen_elem = vt
+        return fn, T.GEN
+
     def expr_Call(self, e: ast.Call, scope: _Scope) -> tuple[Fn, T | None]:
         rows = overloads(e.func)
         if not rows:
@@ -673,8 +709,14 @@ class _Compiler:
         arg_fns: list[Fn] = []
         arg_types: list[T | None] = []
         gen_elem: T | None = None
+        keyed = any(r.branch_keyed for r in rows) and any(
+            isinstance(a, ast.Generator) for a in e.args
+        )
         for a in e.args:
-            fn, t = self.expr(a, scope)
+            if keyed and isinstance(a, ast.Generator):
+                fn, t = self.keyed_generator(a, scope)
+            else:
+                fn, t = self.expr(a, scope)
             if isinstance(a, ast.Generator):
                 gen_elem = self._gen_elem
             arg_fns.append(fn)
@@ -889,6 +931,15 @@ class _Compiler:
         return run
 
     def stmt_CallStmt(self, s: ast.CallStmt, scope: _Scope) -> Action:
+        if not overloads(s.func):
+            self.error(
+                "E101",
+                f"unknown function `{s.func}`",
+                s.span,
+                label="not a builtin",
+                hint=did_you_mean(s.func, _all_builtin_names()),
+            )
+            return _noop
         rows = [r for r in overloads(s.func) if r.effect]
         if not rows:
             self.error(
@@ -1147,6 +1198,7 @@ class _Compiler:
             return _noop
         span = s.span
         times = nf
+        times_const = nf.value if isinstance(nf, _Const) else None
 
         def run(c: Ctx) -> None:
             ep = c.ep
@@ -1154,13 +1206,15 @@ class _Compiler:
             if ep.pruned[i]:
                 raise RuntimeFault(f"`step` on branch {i}, which is pruned", span)
             fin = ep.finished
-            for _ in range(times(c)):
+            n = times(c) if times_const is None else times_const
+            if n > c.fuel:
+                raise RuntimeFault(f"`step ... times {n}` exceeds the remaining fuel", span)
+            read = ep.cont_unchecked  # checked above: open, unpruned; `answer` ends the run
+            for _ in range(n):
                 if fin[i]:
                     break
-                if c.fuel <= 0:
-                    raise RuntimeFault("out of fuel", span)
                 c.fuel -= 1
-                a, done = ep.cont(i)
+                a, done = read(i)
                 c.latest[i] = a
                 if done:
                     c.completed.append(a)
@@ -1416,6 +1470,22 @@ _VALUE_READERS: dict[str, Fn] = {
 
 def _value_reader(name: str) -> Fn:
     return _VALUE_READERS[name]
+
+
+def _slot_field_reader(name: str, slot: int) -> Fn:
+    if name == "answer":
+        return lambda c: c.latest[c.locals[slot]]
+    if name == "reads":
+        return lambda c: c.ep.reads[c.locals[slot]]
+    if name == "spent":
+        return lambda c: c.ep.spent[c.locals[slot]]
+    if name == "index":
+        return lambda c: c.locals[slot]
+    if name == "finished":
+        return lambda c: c.ep.finished[c.locals[slot]]
+    if name == "pruned":
+        return lambda c: c.ep.pruned[c.locals[slot]]
+    raise KeyError(name)
 
 
 def _field_reader(name: str, obj: Fn) -> Fn:

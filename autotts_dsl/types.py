@@ -14,6 +14,7 @@ class T(Enum):
     SET = "set"  # a snapshot of branches, in index order
     ANSWERS = "answers"  # a list of answers (e.g. `completed`), in order
     WINDOW = "window"  # a bounded FIFO of floats
+    VOTES = "votes"  # a tally: answer -> weight, in order of first vote
     GEN = "generator"  # `expr for b in SET`: only as an aggregate's argument
     NONE = "none"  # the type of the literal `none` (coerces to answer)
     VOID = "void"  # effect-only builtins
