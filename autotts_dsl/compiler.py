@@ -24,6 +24,7 @@ from .builtins import (
     overloads,
 )
 from .diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
+from .replay.episode import Episode
 from .replay.store import NO_ANSWER
 from .runtime import AnswerGiven, Ctx, RuntimeFault, StopRounds
 from .types import DECLARABLE, NUMERIC, T, accepts, unify_numeric
@@ -1134,7 +1135,22 @@ class _Compiler:
         return fn
 
     def stmt_Spawn(self, s: ast.Spawn, scope: _Scope) -> Action:
-        nf = self.count_arg(s.count, scope, "spawn")
+        return self.opener(s, s.count, scope, "spawn", _open_by_branch)
+
+    def stmt_ReadFull(self, s: ast.ReadFull, scope: _Scope) -> Action:
+        return self.opener(s, s.count, scope, "read_full", _open_by_full_read)
+
+    def opener(
+        self,
+        s: ast.Stmt,
+        count: ast.Expr,
+        scope: _Scope,
+        what: str,
+        open_one: Callable[[Episode], tuple[int, bool] | None],
+    ) -> Action:
+        """`spawn N` / `read_full N`: open up to N branches, stopping when the
+        question has none left (not admissible) or `max_branches` is reached."""
+        nf = self.count_arg(count, scope, what)
         if nf is None:
             return _noop
         cap = self.max_branches
@@ -1145,47 +1161,20 @@ class _Compiler:
             ep = c.ep
             n = nf(c)
             if n > c.fuel:
-                raise RuntimeFault(f"`spawn {n}` exceeds the remaining fuel", span)
+                raise RuntimeFault(f"`{what} {n}` exceeds the remaining fuel", span)
             for _ in range(n):
                 if ep.opened >= cap:
                     break
-                out = ep.branch()
+                out = open_one(ep)
                 if out is None:
-                    break  # every branch of the question is open: not admissible
+                    break
                 c.fuel -= 1
-                a, _, done = out
+                a, done = out
                 c.latest.append(a)
                 for k, v in enumerate(inits):
                     c.fields[k].append(v)
                 if done:
                     c.completed.append(a)
-
-        return self.traced_action(run, s, {"n": nf}) if self.tracing else run
-
-    def stmt_ReadFull(self, s: ast.ReadFull, scope: _Scope) -> Action:
-        nf = self.count_arg(s.count, scope, "read_full")
-        if nf is None:
-            return _noop
-        cap = self.max_branches
-        inits = self.field_inits
-        span = s.span
-
-        def run(c: Ctx) -> None:
-            ep = c.ep
-            n = nf(c)
-            if n > c.fuel:
-                raise RuntimeFault(f"`read_full {n}` exceeds the remaining fuel", span)
-            for _ in range(n):
-                if ep.opened >= cap:
-                    break
-                a = ep.full_read()
-                if a is None:
-                    break
-                c.fuel -= 1
-                c.latest.append(a)
-                for k, v in enumerate(inits):
-                    c.fields[k].append(v)
-                c.completed.append(a)
 
         return self.traced_action(run, s, {"n": nf}) if self.tracing else run
 
@@ -1376,6 +1365,16 @@ class _Compiler:
 
 def _noop(c: Ctx) -> None:
     return None
+
+
+def _open_by_branch(ep: Episode) -> tuple[int, bool] | None:
+    out = ep.branch()
+    return None if out is None else (out[0], out[2])
+
+
+def _open_by_full_read(ep: Episode) -> tuple[int, bool] | None:
+    a = ep.full_read()
+    return None if a is None else (a, True)
 
 
 def _snapshot(c: Ctx) -> dict[str, Any]:
