@@ -26,7 +26,7 @@ from .builtins import (
 from .diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 from .replay.episode import Episode
 from .replay.store import NO_ANSWER
-from .runtime import AnswerGiven, Ctx, RuntimeFault, StopRounds
+from .runtime import AnswerGiven, AnswerRef, Ctx, RuntimeFault, StopRounds
 from .types import DECLARABLE, NUMERIC, T, accepts, unify_numeric
 
 Fn = Callable[[Ctx], Any]
@@ -34,7 +34,8 @@ Action = Callable[[Ctx], None]
 
 DEFAULT_FUEL = 1_000_000
 DEFAULT_MAX_ROUNDS = 1000
-LIMIT_NAMES = ("max_branches", "max_rounds", "fuel")
+LIMIT_MINIMUM = {"max_branches": 0, "max_rounds": 0, "fuel": 1}
+LIMIT_NAMES = tuple(LIMIT_MINIMUM)
 
 
 class _Const:
@@ -120,7 +121,7 @@ class _Compiler:
         self.beta = beta
         self.overrides = dict(overrides)
         self.tracing = tracing
-        self.source_lines = source.splitlines()
+        self.source_lines = source.split("\n")
         self.diags: list[Diagnostic] = []
         self.n_locals = 0
         self.global_scope = _Scope()
@@ -283,8 +284,9 @@ class _Compiler:
             if have is not T.INT:
                 self.error("E105", f"limit `{lim.name}` must be an int", lim.expr.span)
                 continue
-            if v < 0 or (lim.name != "max_branches" and v < 1 and lim.name == "fuel"):
-                self.error("E109", f"limit `{lim.name}` must be >= 0, got {v}", lim.expr.span)
+            low = LIMIT_MINIMUM[lim.name]
+            if v < low:
+                self.error("E109", f"limit `{lim.name}` must be >= {low}, got {v}", lim.expr.span)
                 continue
             values[lim.name] = v
         return (
@@ -754,13 +756,24 @@ class _Compiler:
             )
             return _Const(0), None
         result = row.result
+        if T.GEN in types and gen_elem is not None:
+            # An aggregate's values must fit it: any/all take bools, the others numbers.
+            want = T.BOOL if row.result is T.BOOL else T.FLOAT
+            if not accepts(want, gen_elem):
+                self.error(
+                    "E114",
+                    f"`{e.func}` aggregates {'bools' if want is T.BOOL else 'numbers'}, "
+                    f"not `{gen_elem}` values",
+                    e.span,
+                    hint="answers are unordered: count them with count(...) or votes(...)"
+                    if gen_elem in (T.ANSWER, T.NONE)
+                    else "",
+                )
+                return _Const(0), None
         if row.int_preserving:
             elems = [gen_elem] if T.GEN in types else types
             if all(t is T.INT for t in elems):
                 result = T.INT
-            elif T.GEN in types and gen_elem is T.BOOL:
-                self.error("E114", f"`{e.func}` needs numbers", e.span)
-                return _Const(0), None
         impl = row.impl
         span = e.span
         name = e.func
@@ -850,6 +863,14 @@ class _Compiler:
     def stmt_AssignVar(self, s: ast.AssignVar, scope: _Scope) -> Action:
         sym = scope.lookup(s.name)
         fn, t = self.expr(s.value, scope)
+        if sym is None and s.name in VALUES_BY_NAME:
+            self.error(
+                "E116",
+                f"cannot assign to `{s.name}`: it is read-only state of the episode",
+                s.span,
+                hint="declare a `state` variable of your own to keep a value",
+            )
+            return _noop
         if sym is None:
             self.error(
                 "E101",
@@ -1237,7 +1258,7 @@ class _Compiler:
             c.ep.finish(fn(c))
             raise AnswerGiven
 
-        return self.traced_action(run, s, {"answer": fn}) if self.tracing else run
+        return self.traced_action(run, s, {"answer": _as_answer_ref(fn)}) if self.tracing else run
 
     def stmt_StopLoop(self, s: ast.StopLoop, scope: _Scope) -> Action:
         if self.in_final or self.in_init:
@@ -1311,7 +1332,7 @@ class _Compiler:
                         "round": c.round,
                         "condition": text,
                         "fired": bool(result),
-                        "values": {k: _jsonable(f(c)) for k, f in probes if k},
+                        "values": _probe_values(c, probes),
                         "state": _snapshot(c),
                     }
                 )
@@ -1349,7 +1370,7 @@ class _Compiler:
             if isinstance(x, ast.Name | ast.Call | ast.Field):
                 fn, t = self.expr(x, scope)
                 if t is not None and t not in (T.SET, T.GEN) and not isinstance(fn, _Const):
-                    out.append((x, fn))
+                    out.append((x, _as_answer_ref(fn) if t is T.ANSWER else fn))
                 return
             for child in vars(x).values():
                 if isinstance(child, ast.Expr):
@@ -1375,6 +1396,25 @@ def _open_by_branch(ep: Episode) -> tuple[int, bool] | None:
 def _open_by_full_read(ep: Episode) -> tuple[int, bool] | None:
     a = ep.full_read()
     return None if a is None else (a, True)
+
+
+def _as_answer_ref(fn: Fn) -> Fn:
+    return lambda c: AnswerRef(fn(c))
+
+
+def _probe_values(c: Ctx, probes: Sequence[tuple[str, Fn]]) -> dict[str, Any]:
+    """Values a guard saw, for traces. A sub-expression the guard itself may
+    have skipped (short-circuit) can fail here: it is left out, never raised,
+    so tracing cannot change what a program does."""
+    out: dict[str, Any] = {}
+    for text, f in probes:
+        if not text:
+            continue
+        try:
+            out[text] = _jsonable(f(c))
+        except (RuntimeFault, ArithmeticError, ValueError, IndexError):
+            continue
+    return out
 
 
 def _snapshot(c: Ctx) -> dict[str, Any]:

@@ -80,7 +80,7 @@ class DiagnosticError(Exception):
 
 def render(diag: Diagnostic, source: str, path: str) -> str:
     """Human-readable form with the offending line and a caret under the span."""
-    lines = source.splitlines()
+    lines = source.split("\n")  # the parser counts lines by "\n" only
     out = [f"{diag.severity}[{diag.code}]: {diag.message}"]
     sp = diag.span
     if sp.line > 0:

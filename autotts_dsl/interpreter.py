@@ -28,7 +28,9 @@ def run_episode(prog: Compiled, ep: Episode, events: list[dict[str, Any]] | None
         prog.init(c)
         ep.end_batch()
         rnd = prog.round
-        for r in range(prog.max_rounds):
+        # Without a `round` block there is nothing to repeat: straight to `finally`.
+        n_rounds = prog.max_rounds if prog.program.round is not None else 0
+        for r in range(n_rounds):
             c.round = r
             try:
                 rnd(c)

@@ -344,6 +344,55 @@ _TOKEN_NAMES = {
 }
 
 
+# Words the grammar uses as keywords. Some are contextual (`round`), but the
+# loop-clause words can follow any expression, so they are reserved as names.
+KEYWORDS = frozenset(
+    [
+        "controller",
+        "limits",
+        "params",
+        "schedule",
+        "state",
+        "branch",
+        "init",
+        "round",
+        "finally",
+        "let",
+        "if",
+        "elif",
+        "else",
+        "for",
+        "in",
+        "where",
+        "order",
+        "by",
+        "asc",
+        "desc",
+        "limit",
+        "repeat",
+        "rule",
+        "when",
+        "do",
+        "spawn",
+        "read_full",
+        "step",
+        "times",
+        "prune",
+        "answer",
+        "stop",
+        "and",
+        "or",
+        "not",
+        "true",
+        "false",
+        "none",
+        "up",
+        "down",
+        "const",
+    ]
+)
+
+
 def _describe_expected(expected: set[str]) -> str:
     names = []
     for t in sorted(expected):
@@ -377,12 +426,22 @@ def _hint_for(found: str, expected: set[str], line_text: str) -> str:
     if found in ("True", "False", "None"):
         return f"literals are lower case: `{found.lower()}`"
     if found == "$END" or found == "":
+        if "CONTROLLER" in expected:
+            return "a program starts with `controller NAME`"
         return "a `}` may be missing"
+    if found in KEYWORDS and "NAME" in expected:
+        return f"`{found}` is a reserved word of the language; choose another name"
     return ""
 
 
+def _end_of_text(source: str) -> tuple[int, int]:
+    """Line and column just after the last non-blank character."""
+    lines = source.rstrip().split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
 def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
-    lines = source.splitlines()
+    lines = source.split("\n")
     line = getattr(err, "line", 0) or 0
     col = getattr(err, "column", 0) or 0
     line_text = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -390,8 +449,7 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
         tok = err.token
         expected = set(err.expected)
         if tok.type == "$END":
-            last = max(1, len(lines))
-            end_col = len(lines[-1]) + 1 if lines else 1
+            last, end_col = _end_of_text(source)
             return Diagnostic(
                 "E001",
                 "error",
@@ -423,12 +481,12 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
             hint=_hint_for(found, set(err.allowed or ()), line_text),
         )
     if isinstance(err, UnexpectedEOF):
-        last = max(1, len(lines))
+        last, end_col = _end_of_text(source)
         return Diagnostic(
             "E001",
             "error",
             "unexpected end of file",
-            Span.point(last, len(lines[-1]) + 1 if lines else 1),
+            Span.point(last, end_col),
             hint="a `}` may be missing",
         )
     return Diagnostic(
@@ -437,7 +495,11 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
 
 
 def parse(source: str, path: str = "<input>") -> ast.Program:
-    """Parse a tts-dsl program. Raises `DiagnosticError` on a syntax error."""
+    """Parse a tts-dsl program. Raises `DiagnosticError` on a syntax error.
+
+    Line ends are normalised to `\n` first (`\r\n` and a lone `\r` alike),
+    so every pass counts lines the way the parser does."""
+    source = normalize_newlines(source)
     if "\x00" in source:
         idx = source.index("\x00")
         line = source.count("\n", 0, idx) + 1
@@ -461,8 +523,12 @@ def parse(source: str, path: str = "<input>") -> ast.Program:
     return program
 
 
+def normalize_newlines(source: str) -> str:
+    return source.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def parse_file(path: str | Path) -> tuple[ast.Program, str]:
     """Read and parse a program file; returns (program, source text)."""
     p = Path(path)
-    source = p.read_text(encoding="utf-8")
+    source = normalize_newlines(p.read_text(encoding="utf-8"))
     return parse(source, str(p)), source

@@ -13,6 +13,13 @@ from .diagnostics import Span
 from .replay.episode import Episode
 
 
+class AnswerRef(int):
+    """An interned answer inside a trace event. Traces are recorded without
+    the store's vocabulary; export turns these back into answer strings."""
+
+    __slots__ = ()
+
+
 class AnswerGiven(Exception):
     """The program executed `answer`."""
 

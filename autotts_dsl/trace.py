@@ -11,8 +11,11 @@ output, state, decision`), adding `line` and `rule`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
+
+from .replay.store import NO_ANSWER
+from .runtime import AnswerRef
 
 TraceLevel = Literal["off", "actions", "full"]
 TRACE_LEVELS: tuple[TraceLevel, ...] = ("off", "actions", "full")
@@ -25,6 +28,17 @@ def keep(event: dict[str, Any], level: TraceLevel) -> bool:
     if level == "off":
         return False
     return event["event"] == "action" or bool(event.get("fired"))
+
+
+def with_answer_texts(value: Any, vocab: Sequence[str]) -> Any:
+    """Replace interned answers (`AnswerRef`) in an event by their strings."""
+    if isinstance(value, AnswerRef):
+        return None if value == NO_ANSWER else vocab[value]
+    if isinstance(value, dict):
+        return {k: with_answer_texts(v, vocab) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_answer_texts(v, vocab) for v in value]
+    return value
 
 
 def to_autotts_step(ev: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +90,7 @@ def episode_record(
     seq_cost: int,
     events: Iterable[dict[str, Any]],
     level: TraceLevel,
+    vocab: Sequence[str],
 ) -> dict[str, Any]:
     return {
         "store": store,
@@ -85,7 +100,9 @@ def episode_record(
         "is_correct": correct,
         "cost": cost,
         "seq_cost": seq_cost,
-        "trace": [to_autotts_step(ev) for ev in events if keep(ev, level)],
+        "trace": [
+            to_autotts_step(with_answer_texts(ev, vocab)) for ev in events if keep(ev, level)
+        ],
     }
 
 

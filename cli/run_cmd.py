@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
                             seq_cost=int(ev.seq_cost[e]),
                             events=events,
                             level=level,
+                            vocab=store.vocab,
                         )
                     )
                 )
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "program": runner.path,
                     "beta": beta,
-                    "params": params,
+                    "params": {k: knobs[k] for k in params},  # typed, as the program read them
                     "knobs": knobs,
                     "results": rows,
                     "total": _total(rows),
