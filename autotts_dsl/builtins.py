@@ -45,6 +45,24 @@ class Builtin:
     needs_ctx: bool = False
     # A generator argument yields (b.answer, value) pairs instead of values.
     branch_keyed: bool = False
+    # -- for the checker (autotts_dsl/check); None means "nothing known" --
+    # Range of the result from the ranges of the arguments (see `Bounds`); the
+    # sign of a result is read off this range.
+    interval: IntervalRule | None = None
+    # Monotonicity per argument given the argument ranges: refines `mono` where
+    # it depends on a domain condition (pow, clamp, abs).
+    mono_at: MonoRule | None = None
+    # Why the arguments may leave the function's domain ("" when they cannot).
+    domain_at: DomainRule | None = None
+
+    def mono_for(self, args: Sequence[Bounds]) -> tuple[Mono, ...]:
+        """Monotonicity per argument over these argument ranges."""
+        if self.mono_at is not None:
+            return self.mono_at(args)
+        declared: list[Mono] = list(self.mono) or ["none"] * len(self.params)
+        if self.variadic and len(args) > len(declared):
+            declared += [declared[-1]] * (len(args) - len(declared))
+        return tuple(declared[: len(args)])
 
     @property
     def signature(self) -> str:
@@ -63,6 +81,11 @@ class BuiltinValue:
     doc: str
     schedule: bool = False  # readable inside `schedule` (only `beta`)
     kind: Literal["state", "set", "beta"] = "state"
+    # Static range for the checker (a set's or list's range is its size); the
+    # upper end is capped by the limit named in `hi_limit` when there is one.
+    lo: float = -math.inf
+    hi: float = math.inf
+    hi_limit: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,131 @@ class BranchField:
     name: str
     type: T
     doc: str
+    lo: float = -math.inf  # static range for the checker, as for BuiltinValue
+    hi: float = math.inf
+    hi_limit: str = ""
+
+
+# ------------------------------------------------------------- checker rules
+
+Bounds = tuple[float, float]
+"""A closed range [lo, hi] (ends may be infinite). Interval rules see a number
+argument as its range of values, a set, list or window as its range of
+*sizes*, and a generator as the range of the values it yields."""
+
+IntervalRule = Callable[[Sequence[Bounds]], Bounds]
+MonoRule = Callable[[Sequence[Bounds]], tuple[Mono, ...]]
+DomainRule = Callable[[Sequence[Bounds]], str]
+
+UNBOUNDED: Bounds = (-math.inf, math.inf)
+
+
+def _at_corner(impl: Callable[..., Any], args: Sequence[float]) -> float | None:
+    try:
+        v = impl(*args)
+    except OverflowError:
+        # round/floor/ceil of ±inf, or exp/pow overflowing upwards.
+        return next((a for a in args if math.isinf(a)), math.inf)
+    except (ValueError, ZeroDivisionError, TypeError):
+        return None
+    return float(v)
+
+
+def corners(impl: Callable[..., Any]) -> IntervalRule:
+    """Range of a function that is monotone in each argument separately (in a
+    direction that may depend on the others): its extremes over a box of
+    arguments lie at the box's corners, so evaluating those is exact."""
+
+    def rule(args: Sequence[Bounds]) -> Bounds:
+        lo, hi = math.inf, -math.inf
+        n = len(args)
+        for mask in range(1 << n):
+            v = _at_corner(impl, [args[k][(mask >> k) & 1] for k in range(n)])
+            if v is None or math.isnan(v):
+                return UNBOUNDED
+            lo, hi = min(lo, v), max(hi, v)
+        return lo, hi
+
+    return rule
+
+
+def _round_n_interval(args: Sequence[Bounds]) -> Bounds:
+    # Rounding to n decimals is monotone in x for a fixed n only.
+    n_lo, n_hi = args[1]
+    if n_lo != n_hi or not math.isfinite(n_lo):
+        return UNBOUNDED
+    return corners(lambda x: _round(x, int(n_lo)))(args[:1])
+
+
+def _abs_interval(args: Sequence[Bounds]) -> Bounds:
+    lo, hi = args[0]
+    if lo >= 0:
+        return lo, hi
+    if hi <= 0:
+        return -hi, -lo
+    return 0.0, max(-lo, hi)
+
+
+def _abs_mono(args: Sequence[Bounds]) -> tuple[Mono, ...]:
+    lo, hi = args[0]
+    return ("incr",) if lo >= 0 else ("decr",) if hi <= 0 else ("none",)
+
+
+def _clamp_mono(args: Sequence[Bounds]) -> tuple[Mono, ...]:
+    # clamp(x, lo, hi) is non-decreasing in x only while lo <= hi.
+    return ("incr" if args[1][1] <= args[2][0] else "none", "incr", "incr")
+
+
+def _pow_mono(args: Sequence[Bounds]) -> tuple[Mono, ...]:
+    (x_lo, x_hi), (y_lo, y_hi) = args
+    in_x: Mono = "incr" if x_lo >= 0 and y_lo >= 0 else "decr" if x_lo > 0 and y_hi <= 0 else "none"
+    in_y: Mono = "incr" if x_lo >= 1 else "decr" if x_lo > 0 and x_hi <= 1 else "none"
+    return in_x, in_y
+
+
+def _pow_domain(args: Sequence[Bounds]) -> str:
+    (x_lo, _), (y_lo, _) = args
+    if x_lo < 0:
+        return "the base can be negative (pow needs x >= 0)"
+    if x_lo == 0 and y_lo < 0:
+        return "the base can be 0 with a negative exponent"
+    return ""
+
+
+def _log_domain(args: Sequence[Bounds]) -> str:
+    return "the argument can be <= 0 (log needs x > 0)" if args[0][0] <= 0 else ""
+
+
+def _sqrt_domain(args: Sequence[Bounds]) -> str:
+    return "the argument can be negative (sqrt needs x >= 0)" if args[0][0] < 0 else ""
+
+
+def _unit_interval(args: Sequence[Bounds]) -> Bounds:
+    return 0.0, 1.0
+
+
+def _size_interval(args: Sequence[Bounds]) -> Bounds:
+    return max(0.0, args[0][0]), args[0][1]
+
+
+def _upto_size_interval(args: Sequence[Bounds]) -> Bounds:
+    return 0.0, args[0][1]
+
+
+def _recent_interval(args: Sequence[Bounds]) -> Bounds:
+    return 0.0, min(args[0][1], max(0.0, args[1][1]))
+
+
+def _gen_sum_interval(args: Sequence[Bounds]) -> Bounds:
+    # Any number of values: the sign is all that survives.
+    lo, hi = args[0]
+    return (0.0 if lo >= 0 else -math.inf), (0.0 if hi <= 0 else math.inf)
+
+
+def _gen_pick_interval(args: Sequence[Bounds]) -> Bounds:
+    # One of the values, or 0 for an empty set.
+    lo, hi = args[0]
+    return min(0.0, lo), max(0.0, hi)
 
 
 # ------------------------------------------------------------- implementations
@@ -210,6 +358,7 @@ BUILTINS: tuple[Builtin, ...] = (
         variadic=True,
         schedule=True,
         int_preserving=True,
+        interval=corners(min),
     ),
     Builtin(
         "max",
@@ -222,6 +371,7 @@ BUILTINS: tuple[Builtin, ...] = (
         variadic=True,
         schedule=True,
         int_preserving=True,
+        interval=corners(max),
     ),
     Builtin(
         "clamp",
@@ -233,6 +383,8 @@ BUILTINS: tuple[Builtin, ...] = (
         mono=("incr", "incr", "incr"),
         schedule=True,
         int_preserving=True,
+        interval=corners(_clamp),
+        mono_at=_clamp_mono,
     ),
     Builtin(
         "round",
@@ -243,6 +395,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "round(2 + 6*beta)",
         mono=("incr",),
         schedule=True,
+        interval=corners(_round),
     ),
     Builtin(
         "round",
@@ -253,6 +406,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "round(0.85 + 0.12*beta, 4)",
         mono=("incr", "none"),
         schedule=True,
+        interval=_round_n_interval,
     ),
     Builtin(
         "floor",
@@ -263,6 +417,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "floor(4.5*beta)",
         mono=("incr",),
         schedule=True,
+        interval=corners(math.floor),
     ),
     Builtin(
         "ceil",
@@ -273,6 +428,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "ceil(gap * (1 - s))",
         mono=("incr",),
         schedule=True,
+        interval=corners(math.ceil),
     ),
     Builtin(
         "abs",
@@ -284,8 +440,20 @@ BUILTINS: tuple[Builtin, ...] = (
         mono=("none",),
         schedule=True,
         int_preserving=True,
+        interval=_abs_interval,
+        mono_at=_abs_mono,
     ),
-    Builtin("exp", (F,), F, math.exp, "e to the x", "exp(beta)", mono=("incr",), schedule=True),
+    Builtin(
+        "exp",
+        (F,),
+        F,
+        math.exp,
+        "e to the x",
+        "exp(beta)",
+        mono=("incr",),
+        schedule=True,
+        interval=corners(math.exp),
+    ),
     Builtin(
         "log",
         (F,),
@@ -296,6 +464,8 @@ BUILTINS: tuple[Builtin, ...] = (
         mono=("incr",),
         schedule=True,
         domain="x > 0",
+        interval=corners(math.log),
+        domain_at=_log_domain,
     ),
     Builtin(
         "sqrt",
@@ -307,6 +477,8 @@ BUILTINS: tuple[Builtin, ...] = (
         mono=("incr",),
         schedule=True,
         domain="x >= 0",
+        interval=corners(math.sqrt),
+        domain_at=_sqrt_domain,
     ),
     Builtin(
         "sigmoid",
@@ -317,6 +489,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "sigmoid(4*beta - 2)",
         mono=("incr",),
         schedule=True,
+        interval=corners(_sigmoid),
     ),
     Builtin(
         "pow",
@@ -328,6 +501,9 @@ BUILTINS: tuple[Builtin, ...] = (
         mono=("incr", "incr"),
         schedule=True,
         domain="x >= 0; incr in x needs y > 0, in y needs x >= 1",
+        interval=corners(math.pow),
+        mono_at=_pow_mono,
+        domain_at=_pow_domain,
     ),
     Builtin(
         "float",
@@ -338,6 +514,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "float(count(running))",
         mono=("incr",),
         schedule=True,
+        interval=corners(float),
     ),
     # -- voting over answer lists (replay protocol §4) --
     Builtin(
@@ -357,6 +534,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "count of the most frequent answer",
         "top1(completed)",
         cost="O(n)",
+        interval=_upto_size_interval,
     ),
     Builtin(
         "top2",
@@ -366,6 +544,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "count of the second most frequent answer (0 if only one)",
         "top2(completed)",
         cost="O(n)",
+        interval=_upto_size_interval,
     ),
     Builtin(
         "conf",
@@ -375,6 +554,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "Beta-majority confidence beta_conf(top1, top2) of a list (0 if empty)",
         "conf(completed)",
         cost="O(n)",
+        interval=_unit_interval,
     ),
     Builtin(
         "beta_conf",
@@ -384,6 +564,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "P(p > 1/2) under Beta(t1+1, t2+1), exact; 0 when t1 = 0",
         "beta_conf(3, 1)",
         mono=("incr", "decr"),
+        interval=_unit_interval,
     ),
     Builtin(
         "distinct",
@@ -393,6 +574,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "number of distinct answers",
         "distinct(recent(completed, 8))",
         cost="O(n)",
+        interval=_upto_size_interval,
     ),
     Builtin(
         "count_of",
@@ -402,6 +584,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "occurrences of an answer",
         "count_of(completed, w)",
         cost="O(n)",
+        interval=_upto_size_interval,
     ),
     Builtin(
         "share",
@@ -411,6 +594,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "fraction of the list equal to an answer",
         "share(answers(alive), w)",
         cost="O(n)",
+        interval=_unit_interval,
     ),
     Builtin(
         "recent",
@@ -420,9 +604,26 @@ BUILTINS: tuple[Builtin, ...] = (
         "the last n answers of a list",
         "recent(completed, 8)",
         cost="O(n)",
+        interval=_recent_interval,
     ),
-    Builtin("len", (T.ANSWERS,), INT, len, "length of a list", "len(completed)"),
-    Builtin("count", (T.ANSWERS,), INT, len, "length of a list", "count(completed)"),
+    Builtin(
+        "len",
+        (T.ANSWERS,),
+        INT,
+        len,
+        "length of a list",
+        "len(completed)",
+        interval=_size_interval,
+    ),
+    Builtin(
+        "count",
+        (T.ANSWERS,),
+        INT,
+        len,
+        "length of a list",
+        "count(completed)",
+        interval=_size_interval,
+    ),
     # -- branch sets --
     Builtin(
         "count",
@@ -431,6 +632,7 @@ BUILTINS: tuple[Builtin, ...] = (
         len,
         "number of branches in a set",
         "count(b in running where b.answer != w)",
+        interval=_size_interval,
     ),
     Builtin(
         "answers",
@@ -441,29 +643,83 @@ BUILTINS: tuple[Builtin, ...] = (
         "winner(answers(alive))",
         cost="O(n)",
         needs_ctx=True,
+        interval=_size_interval,
     ),
     # -- weighted votes (tallies) --
-    Builtin("votes", (T.SET,), T.VOTES,
-            lambda ctx, s: _votes_from_pairs([(ctx.latest[i], 1.0) for i in s]),
-            "one vote per branch for its latest answer (`none` casts no vote)",
-            "votes(alive)", cost="O(n)", needs_ctx=True),
-    Builtin("votes", (T.GEN,), T.VOTES, _votes_from_pairs,
-            "each branch votes for its latest answer with the given weight; weights add "
-            "in branch order", "votes((b.finished ? 2.5 : 1.0) for b in alive)", cost="O(n)",
-            branch_keyed=True),
-    Builtin("votes", (T.ANSWERS,), T.VOTES, _votes_from_list, "one vote per list entry",
-            "votes(completed)", cost="O(n)"),
-    Builtin("winner", (T.VOTES,), A, lambda v: _vote_top(v)[0],
-            "answer with the largest weight; ties to the earliest voter; none if empty",
-            "winner(votes(alive))", cost="O(n)"),
-    Builtin("top1", (T.VOTES,), F, lambda v: _vote_top(v)[1], "largest weight (0 if empty)",
-            "top1(v)", cost="O(n)"),
-    Builtin("top2", (T.VOTES,), F, lambda v: _vote_top(v)[2],
-            "second largest weight (0 with fewer than two answers)", "top2(v)", cost="O(n)"),
-    Builtin("total", (T.VOTES,), F, lambda v: neumaier_sum(v.values()),
-            "sum of all weights (compensated, in voting order)", "total(v)", cost="O(n)"),
-    Builtin("weight_of", (T.VOTES, A), F, lambda v, a: v.get(a, 0.0),
-            "weight of one answer (0 if absent)", "weight_of(v, w)"),
+    Builtin(
+        "votes",
+        (T.SET,),
+        T.VOTES,
+        lambda ctx, s: _votes_from_pairs([(ctx.latest[i], 1.0) for i in s]),
+        "one vote per branch for its latest answer (`none` casts no vote)",
+        "votes(alive)",
+        cost="O(n)",
+        needs_ctx=True,
+    ),
+    Builtin(
+        "votes",
+        (T.GEN,),
+        T.VOTES,
+        _votes_from_pairs,
+        "each branch votes for its latest answer with the given weight; weights add "
+        "in branch order",
+        "votes((b.finished ? 2.5 : 1.0) for b in alive)",
+        cost="O(n)",
+        branch_keyed=True,
+    ),
+    Builtin(
+        "votes",
+        (T.ANSWERS,),
+        T.VOTES,
+        _votes_from_list,
+        "one vote per list entry",
+        "votes(completed)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "winner",
+        (T.VOTES,),
+        A,
+        lambda v: _vote_top(v)[0],
+        "answer with the largest weight; ties to the earliest voter; none if empty",
+        "winner(votes(alive))",
+        cost="O(n)",
+    ),
+    Builtin(
+        "top1",
+        (T.VOTES,),
+        F,
+        lambda v: _vote_top(v)[1],
+        "largest weight (0 if empty)",
+        "top1(v)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "top2",
+        (T.VOTES,),
+        F,
+        lambda v: _vote_top(v)[2],
+        "second largest weight (0 with fewer than two answers)",
+        "top2(v)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "total",
+        (T.VOTES,),
+        F,
+        lambda v: neumaier_sum(v.values()),
+        "sum of all weights (compensated, in voting order)",
+        "total(v)",
+        cost="O(n)",
+    ),
+    Builtin(
+        "weight_of",
+        (T.VOTES, A),
+        F,
+        lambda v, a: v.get(a, 0.0),
+        "weight of one answer (0 if absent)",
+        "weight_of(v, w)",
+    ),
     # -- aggregates over `expr for b in SET` --
     Builtin(
         "sum",
@@ -474,6 +730,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "sum(b.spent for b in opened)",
         cost="O(n)",
         int_preserving=True,
+        interval=_gen_sum_interval,
     ),
     Builtin(
         "mean",
@@ -483,6 +740,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "mean; 0 if empty",
         "mean(b.reads for b in running)",
         cost="O(n)",
+        interval=_gen_pick_interval,
     ),
     Builtin(
         "min",
@@ -493,6 +751,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "min(b.reads for b in running)",
         cost="O(n)",
         int_preserving=True,
+        interval=_gen_pick_interval,
     ),
     Builtin(
         "max",
@@ -503,6 +762,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "max(b.reads for b in running)",
         cost="O(n)",
         int_preserving=True,
+        interval=_gen_pick_interval,
     ),
     Builtin(
         "any",
@@ -565,7 +825,15 @@ BUILTINS: tuple[Builtin, ...] = (
         "newest minus oldest (0 with fewer than 2)",
         "delta(hist) >= -slack",
     ),
-    Builtin("len", (T.WINDOW,), INT, lambda w: len(w.items), "number of entries", "len(hist)"),
+    Builtin(
+        "len",
+        (T.WINDOW,),
+        INT,
+        lambda w: len(w.items),
+        "number of entries",
+        "len(hist)",
+        interval=_size_interval,
+    ),
     Builtin(
         "mean",
         (T.WINDOW,),
@@ -578,24 +846,71 @@ BUILTINS: tuple[Builtin, ...] = (
 )
 
 BUILTIN_VALUES: tuple[BuiltinValue, ...] = (
-    BuiltinValue("beta", T.FLOAT, "the budget knob β in [0, 1]", schedule=True, kind="beta"),
-    BuiltinValue("round", T.INT, "index of the current round (0-based); -1 in `init`"),
-    BuiltinValue("spawned", T.INT, "branches opened so far (BRANCH and FULL_READ)"),
-    BuiltinValue("cost", T.INT, "tokens charged so far in this episode"),
-    BuiltinValue("remaining", T.INT, "branches of the question not yet opened"),
-    BuiltinValue("completed", T.ANSWERS, "final answers of finished branches, in completion order"),
-    BuiltinValue("opened", T.SET, "every opened branch", kind="set"),
-    BuiltinValue("running", T.SET, "opened branches neither finished nor pruned", kind="set"),
-    BuiltinValue("alive", T.SET, "opened branches not pruned (running + finished)", kind="set"),
-    BuiltinValue("finished", T.SET, "finished branches that are not pruned", kind="set"),
-    BuiltinValue("pruned", T.SET, "pruned branches", kind="set"),
+    BuiltinValue(
+        "beta", T.FLOAT, "the budget knob β in [0, 1]", schedule=True, kind="beta", lo=0, hi=1
+    ),
+    BuiltinValue(
+        "round",
+        T.INT,
+        "index of the current round (0-based); -1 in `init`",
+        lo=-1,
+        hi_limit="max_rounds",
+    ),
+    BuiltinValue(
+        "spawned",
+        T.INT,
+        "branches opened so far (BRANCH and FULL_READ)",
+        lo=0,
+        hi_limit="max_branches",
+    ),
+    BuiltinValue("cost", T.INT, "tokens charged so far in this episode", lo=0),
+    BuiltinValue("remaining", T.INT, "branches of the question not yet opened", lo=0),
+    BuiltinValue(
+        "completed",
+        T.ANSWERS,
+        "final answers of finished branches, in completion order",
+        lo=0,
+        hi_limit="max_branches",
+    ),
+    BuiltinValue("opened", T.SET, "every opened branch", kind="set", lo=0, hi_limit="max_branches"),
+    BuiltinValue(
+        "running",
+        T.SET,
+        "opened branches neither finished nor pruned",
+        kind="set",
+        lo=0,
+        hi_limit="max_branches",
+    ),
+    BuiltinValue(
+        "alive",
+        T.SET,
+        "opened branches not pruned (running + finished)",
+        kind="set",
+        lo=0,
+        hi_limit="max_branches",
+    ),
+    BuiltinValue(
+        "finished",
+        T.SET,
+        "finished branches that are not pruned",
+        kind="set",
+        lo=0,
+        hi_limit="max_branches",
+    ),
+    BuiltinValue("pruned", T.SET, "pruned branches", kind="set", lo=0, hi_limit="max_branches"),
 )
 
 BRANCH_FIELDS: tuple[BranchField, ...] = (
     BranchField("answer", T.ANSWER, "answer of the branch's latest read"),
-    BranchField("reads", T.INT, "reads done on the branch (the opening read included)"),
-    BranchField("spent", T.INT, "tokens charged to the branch"),
-    BranchField("index", T.INT, "position in the shuffled order (opening order)"),
+    BranchField("reads", T.INT, "reads done on the branch (the opening read included)", lo=1),
+    BranchField("spent", T.INT, "tokens charged to the branch", lo=0),
+    BranchField(
+        "index",
+        T.INT,
+        "position in the shuffled order (opening order)",
+        lo=0,
+        hi_limit="max_branches",
+    ),
     BranchField("finished", T.BOOL, "its trace has been read to the end"),
     BranchField("pruned", T.BOOL, "it was pruned"),
 )

@@ -13,10 +13,16 @@ from rich.console import Console
 
 from autotts_dsl import __version__
 
-from . import run_cmd, stores_cmd
+from . import check_cmd, explain_cmd, fmt_cmd, run_cmd, stores_cmd
 from .errors import EXIT_INVALID, EXIT_USAGE, CliError
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (run_cmd, stores_cmd)
+SUBCOMMANDS: tuple[ModuleType, ...] = (
+    run_cmd,
+    stores_cmd,
+    check_cmd,
+    explain_cmd,
+    fmt_cmd,
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,199 @@
+"""`tts-dsl check`: everything provable about a controller before it runs.
+
+Passes, in order (each one-directional, all reading the one builtins table):
+
+1. names and types — the compiler at one β (0.5) with default params
+   (codes E0xx/E1xx); later passes run only on a well-typed program;
+2. the schedule (`monotone.py`) — each knob's range (interval arithmetic,
+   `intervals.py`) and a proof of its declared direction (E201/E202);
+3. ranges (`ranges.py`) — counts, limits, window sizes, probability
+   thresholds, divisions and builtin domains (E203–E206, E213, W203, W204);
+4. admissibility and termination (`admissibility.py`) — E210–E212;
+5. budget polarity (`polarity.py`) — W201/W202 (errors under `strict`);
+6. lints (`lints.py`) — W301–W307.
+
+`check_program` returns a `CheckReport`: diagnostics sorted by position and
+a table of knobs (value at β, range over [0, 1], declared and proved
+direction, polarity per use site). `docs/checker.md` has the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ast
+from ..compiler import compile_program
+from ..diagnostics import Diagnostic, DiagnosticError, Span, render_all
+from ..fmt import format_expr
+from ..parser import parse
+from .admissibility import Admissibility
+from .context import GRID_POINTS, Context
+from .intervals import Interval
+from .lints import Lints
+from .monotone import KnobProof, prove_schedule
+from .polarity import KnobPolarity, Polarity
+from .ranges import Ranges, RangeWalker, check_declarations
+
+__all__ = ["CheckReport", "KnobRow", "check_program", "check_source", "explain"]
+
+
+@dataclass
+class KnobRow:
+    name: str
+    type: str
+    declared: str
+    proved: str  # up | down | const | unknown
+    status: str  # proved | false | unproved
+    value: Any  # at the report's β
+    range: Interval
+    reason: str
+    counterexample: str
+    polarity: KnobPolarity
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "declared": self.declared,
+            "proved": self.proved,
+            "status": self.status,
+            "value": self.value,
+            "range": [_jnum(self.range.lo), _jnum(self.range.hi)],
+            "reason": self.reason,
+            "counterexample": self.counterexample,
+            "polarity": self.polarity.verdict,
+            "sites": [s.to_json(self.declared) for s in self.polarity.sites],
+        }
+
+
+def _jnum(v: float) -> float | int | str:
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)
+    return int(v) if v == int(v) else v
+
+
+@dataclass
+class CheckReport:
+    path: str
+    source: str
+    beta: float
+    strict: bool
+    program: ast.Program | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    knobs: list[KnobRow] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def render(self) -> str:
+        return render_all(self.diagnostics, self.source, self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "ok": self.ok,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "beta": self.beta,
+            "strict": self.strict,
+            "diagnostics": [d.to_json(self.path) for d in self.diagnostics],
+            "params": self.params,
+            "limits": self.limits,
+            "knobs": [k.to_json() for k in self.knobs],
+        }
+
+
+def _sorted(diags: list[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diags, key=lambda d: (d.span, d.code))
+
+
+def check_program(
+    program: ast.Program,
+    source: str = "",
+    path: str = "<input>",
+    *,
+    strict: bool = False,
+    beta: float = 0.5,
+    grid_points: int = GRID_POINTS,
+) -> CheckReport:
+    """Check a parsed program. Never raises on a bad program: every finding
+    is a diagnostic in the report."""
+    report = CheckReport(path, source, beta, strict, program)
+    try:
+        compiled = compile_program(program, beta, {}, source=source, path=path)
+    except DiagnosticError as err:
+        report.diagnostics = _sorted(list(err.diagnostics))
+        return report
+    ctx = Context(program, source, path, strict=strict, grid_points=grid_points)
+    ranges = Ranges(ctx, format_expr)
+    proofs = prove_schedule(ctx, ranges.ev, format_expr)
+    check_declarations(ranges)
+    RangeWalker(ranges).run()
+    Admissibility(ctx).run()
+    polarity = Polarity(ctx).run()
+    Lints(ctx).run()
+    report.diagnostics = _sorted(ctx.diags)
+    report.params = dict(compiled.params)
+    report.limits = {
+        "max_branches": compiled.max_branches,
+        "max_rounds": compiled.max_rounds,
+        "fuel": compiled.fuel,
+    }
+    report.knobs = [_row(p, compiled.knobs.get(p.name), polarity[p.name]) for p in proofs]
+    return report
+
+
+def _row(p: KnobProof, value: Any, pol: KnobPolarity) -> KnobRow:
+    return KnobRow(
+        p.name,
+        p.type,
+        p.declared,
+        p.proved,
+        p.status,
+        value,
+        p.range,
+        p.reason,
+        p.counterexample,
+        pol,
+    )
+
+
+def check_source(
+    source: str,
+    path: str = "<input>",
+    *,
+    strict: bool = False,
+    beta: float = 0.5,
+    grid_points: int = GRID_POINTS,
+) -> CheckReport:
+    """Parse and check program text; syntax errors become the report's
+    diagnostics."""
+    try:
+        program = parse(source, path)
+    except DiagnosticError as err:
+        return CheckReport(path, source, beta, strict, None, _sorted(list(err.diagnostics)))
+    except RecursionError:
+        msg = "the program nests too deeply to parse"
+        diag = Diagnostic("E001", "error", msg, Span(1, 1, 1, 2))
+        return CheckReport(path, source, beta, strict, None, [diag])
+    return check_program(program, source, path, strict=strict, beta=beta, grid_points=grid_points)
+
+
+def explain(
+    program: ast.Program, source: str = "", path: str = "<input>", beta: float = 0.5
+) -> CheckReport:
+    """The report `tts-dsl explain` prints: knob values at β, ranges over
+    [0, 1], declared and proved directions, polarity per use site."""
+    return check_program(program, source, path, beta=beta)

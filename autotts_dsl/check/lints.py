@@ -1,0 +1,266 @@
+"""Lints (warnings): unused declarations, knobs that never reach an action,
+unreachable statements.
+
+W301 unused knob · W302 unused param · W303 state variable never read ·
+W304 branch field never read · W305 knob that never reaches an action ·
+W306 unreachable statement after `answer`/`stop` · W307 unused `let`.
+
+"Reaches an action" is a backwards data-flow closure: a name reaches an
+action when it is read by an action's operand, by a guard or loop head that
+encloses an action, or by a limit — or when it flows into something that
+does (a let, a state variable, a branch field, a window, a later knob),
+counting the guards that enclose an assignment as flowing into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .. import ast
+from .context import Context
+from .intervals import children
+from .polarity import kinds_of
+
+# ("knob", name), ("param", name), ("state", name), ("field", name), ("let", id of the node)
+Node = tuple[str, object]
+
+
+@dataclass
+class _Scope:
+    names: dict[str, Node] = field(default_factory=dict)
+    parent: _Scope | None = None
+
+    def lookup(self, name: str) -> Node | None:
+        s: _Scope | None = self
+        while s is not None:
+            if name in s.names:
+                return s.names[name]
+            s = s.parent
+        return None
+
+
+SINK: Node = ("sink", None)
+
+
+class Lints:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.reads: set[Node] = set()
+        self.edges: dict[Node, set[Node]] = {}  # source -> the things it flows into
+        self.lets: list[ast.Let] = []
+        self.top = _Scope()
+        p = ctx.program
+        for x in p.params:
+            self.top.names[x.name] = ("param", x.name)
+        for k in p.knobs:
+            self.top.names[k.name] = ("knob", k.name)
+        for d in p.state:
+            self.top.names[d.name] = ("state", d.name)
+
+    # -- uses ------------------------------------------------------------------------
+
+    def names_in(self, e: ast.Expr, scope: _Scope) -> Iterator[Node]:
+        if isinstance(e, ast.Name):
+            n = scope.lookup(e.id)
+            if n is not None:
+                yield n
+            return
+        if isinstance(e, ast.Field) and e.name in self.ctx.fields:
+            yield ("field", e.name)
+        if isinstance(e, ast.Query | ast.Generator):
+            inner = _Scope(parent=scope)
+            inner.names[e.var] = ("loop", e.var)
+            for c in children(e):
+                yield from self.names_in(c, inner if c is not e.source else scope)
+            return
+        for c in children(e):
+            yield from self.names_in(c, scope)
+
+    def flow(self, exprs: Sequence[ast.Expr | None], scope: _Scope, target: Node) -> None:
+        for e in exprs:
+            if e is None:
+                continue
+            for n in self.names_in(e, scope):
+                self.reads.add(n)
+                self.edges.setdefault(n, set()).add(target)
+
+    # -- walk ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        p = self.ctx.program
+        top = self.top
+        for x in p.params:
+            self.flow([x.default], top, ("param", x.name))
+        for k in p.knobs:
+            self.flow([k.expr], top, ("knob", k.name))
+        for lim in p.limits:
+            self.flow([lim.expr], top, SINK)
+        for d in p.state:
+            self.flow([d.type.size, d.init], top, ("state", d.name))
+        for d in p.branch_fields:
+            self.flow([d.init], top, ("field", d.name))
+        for block in (p.init, p.round, p.final):
+            if block is not None:
+                self.block(block.body, _Scope(parent=top), [])
+        self.report()
+
+    def block(self, stmts: Sequence[ast.Stmt], scope: _Scope, guards: list[ast.Expr]) -> None:
+        dead_reported = False
+        ended = False
+        for s in stmts:
+            if ended and not dead_reported:
+                self.ctx.add(
+                    "W306",
+                    "warning",
+                    "unreachable statement: the block has already ended with `answer` or `stop`",
+                    s.span,
+                    label="never runs",
+                    hint="remove it, or move it before the `answer`/`stop`",
+                )
+                dead_reported = True
+            self.stmt(s, scope, guards)
+            ended = ended or ends(s)
+
+    def control(self, guards: list[ast.Expr], scope: _Scope, target: Node) -> None:
+        self.flow(guards, scope, target)
+
+    def stmt(self, s: ast.Stmt, scope: _Scope, guards: list[ast.Expr]) -> None:
+        if isinstance(s, ast.Let):
+            node: Node = ("let", id(s))
+            self.flow([s.value], scope, node)
+            scope.names[s.name] = node
+            self.lets.append(s)
+        elif isinstance(s, ast.AssignVar):
+            target = scope.lookup(s.name) or ("state", s.name)
+            self.flow([s.value, *guards], scope, target)
+        elif isinstance(s, ast.AssignField):
+            self.flow([s.value, *guards], scope, ("field", s.name))
+        elif isinstance(s, ast.CallStmt):
+            window = s.args[0] if s.args else None
+            target = (
+                scope.lookup(window.id) or SINK if isinstance(window, ast.Name) else SINK
+            )  # push/set_last write their first argument
+            self.flow([*s.args[1:], *guards], scope, target)
+        elif isinstance(s, ast.If):
+            acts = bool(kinds_of([s]))
+            prev: list[ast.Expr] = []
+            for cond, body in s.arms:
+                self.flow([cond], scope, SINK if acts else ("guard", None))
+                self.block(body, _Scope(parent=scope), [*guards, *prev, cond])
+                prev.append(cond)
+            if s.orelse is not None:
+                self.block(s.orelse, _Scope(parent=scope), [*guards, *prev])
+        elif isinstance(s, ast.For):
+            h = s.head
+            inner = _Scope(parent=scope)
+            inner.names[h.var] = ("loop", h.var)
+            acts = bool(kinds_of(s.body))
+            head: Node = SINK if acts else ("guard", None)
+            self.flow([h.source, h.limit], scope, head)
+            self.flow([h.where, *(k.key for k in h.order)], inner, head)
+            heads = [x for x in (h.source, h.where, h.limit) if x is not None]
+            self.block(s.body, _Scope(parent=inner), [*guards, *heads])
+        elif isinstance(s, ast.Repeat):
+            acts = bool(kinds_of(s.body))
+            self.flow([s.count], scope, SINK if acts else ("guard", None))
+            self.block(s.body, _Scope(parent=scope), [*guards, s.count])
+        elif isinstance(s, ast.Spawn | ast.ReadFull):
+            self.flow([s.count], scope, SINK)
+        elif isinstance(s, ast.Step):
+            self.flow([s.branch, s.times], scope, SINK)
+        elif isinstance(s, ast.Prune):
+            self.flow([s.branch], scope, SINK)
+        elif isinstance(s, ast.Answer):
+            self.flow([s.value], scope, SINK)
+
+    # -- findings ------------------------------------------------------------------------
+
+    def reaching(self) -> set[Node]:
+        back: dict[Node, set[Node]] = {}
+        for src, dsts in self.edges.items():
+            for d in dsts:
+                back.setdefault(d, set()).add(src)
+        seen: set[Node] = {SINK}
+        todo = [SINK]
+        while todo:
+            n = todo.pop()
+            for src in back.get(n, ()):
+                if src not in seen:
+                    seen.add(src)
+                    todo.append(src)
+        return seen
+
+    def report(self) -> None:
+        ctx, p = self.ctx, self.ctx.program
+        reach = self.reaching()
+        for k in p.knobs:
+            n: Node = ("knob", k.name)
+            if n not in self.reads:
+                ctx.add(
+                    "W301",
+                    "warning",
+                    f"knob `{k.name}` is never used",
+                    k.span,
+                    label="unused",
+                    hint="remove it, or use it",
+                )
+            elif n not in reach:
+                ctx.add(
+                    "W305",
+                    "warning",
+                    f"knob `{k.name}` never reaches an action: nothing it feeds decides a "
+                    "spawn, step, prune, answer or stop",
+                    k.span,
+                    label="has no effect",
+                    hint="remove it, or use it in a guard or a count",
+                )
+        for x in p.params:
+            if ("param", x.name) not in self.reads:
+                ctx.add(
+                    "W302",
+                    "warning",
+                    f"param `{x.name}` is never used",
+                    x.span,
+                    label="unused",
+                    hint="remove it, or use it",
+                )
+        for d in p.state:
+            if ("state", d.name) not in self.reads:
+                ctx.add(
+                    "W303",
+                    "warning",
+                    f"state variable `{d.name}` is never read",
+                    d.span,
+                    label="never read",
+                    hint="remove it, or read it in a guard or a count",
+                )
+        for d in p.branch_fields:
+            if ("field", d.name) not in self.reads:
+                ctx.add(
+                    "W304",
+                    "warning",
+                    f"branch field `{d.name}` is never read",
+                    d.span,
+                    label="never read",
+                    hint="remove it, or read it as `b.{d.name}`",
+                )
+        for let in self.lets:
+            if ("let", id(let)) not in self.reads:
+                ctx.add(
+                    "W307",
+                    "warning",
+                    f"`let {let.name}` is never used",
+                    let.span,
+                    label="unused",
+                    hint="remove it",
+                )
+
+
+def ends(s: ast.Stmt) -> bool:
+    """Does `s` end the block on every path (answer or stop)?"""
+    if isinstance(s, ast.Answer | ast.StopLoop):
+        return True
+    if isinstance(s, ast.If) and s.orelse is not None:
+        return all(any(ends(x) for x in b) for _, b in s.arms) and any(ends(x) for x in s.orelse)
+    return False
