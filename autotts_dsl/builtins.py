@@ -18,7 +18,7 @@ from typing import Any, Literal
 from .replay.numeric import neumaier_sum
 from .replay.store import NO_ANSWER
 from .replay.voting import beta_conf, tally, vote_stats
-from .types import T
+from .types import T, accepts
 
 Mono = Literal["incr", "decr", "none"]
 """Monotonicity of a function in one argument, others held fixed."""
@@ -919,6 +919,19 @@ BRANCH_FIELDS: tuple[BranchField, ...] = (
 RESERVED = frozenset(
     {b.name for b in BUILTINS} | {v.name for v in BUILTIN_VALUES} | {"true", "false", "none"}
 )
+
+
+def resolve_overload(rows: Sequence[Builtin], types: Sequence[T]) -> Builtin | None:
+    """The first overload whose parameters accept these argument types."""
+    for row in rows:
+        ps = row.params
+        if row.variadic:
+            if len(types) < len(ps):
+                continue
+            ps = ps[:-1] + (ps[-1],) * (len(types) - len(ps) + 1)
+        if len(ps) == len(types) and all(accepts(p, t) for p, t in zip(ps, types, strict=True)):
+            return row
+    return None
 
 
 def overloads(name: str) -> tuple[Builtin, ...]:

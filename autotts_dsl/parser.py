@@ -29,6 +29,7 @@ def _lark() -> lark.Lark:
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=True,
+        cache=True,  # reuse the LALR tables across processes (CLI start-up time)
     )
 
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .. import ast
-from ..builtins import FIELDS_BY_NAME, VALUES_BY_NAME, Bounds, Builtin, overloads
-from ..compiler import _pick_overload
+from ..builtins import FIELDS_BY_NAME, VALUES_BY_NAME, Bounds, Builtin, overloads, resolve_overload
 from ..types import NUMERIC, T, unify_numeric
 
 INF = math.inf
@@ -522,7 +521,7 @@ class IntervalEval:
         types = _types(args)
         if None in types:
             return rows[0] if len(rows) == 1 else None
-        return _pick_overload(rows, [t for t in types if t is not None])
+        return resolve_overload(rows, [t for t in types if t is not None])
 
 
 def _truth(op: str, a: Val, b: Val) -> Interval:

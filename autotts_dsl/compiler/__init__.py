@@ -12,13 +12,11 @@ base → exprs → tracing → stmts → program.
 
 from .base import DEFAULT_FUEL, DEFAULT_MAX_ROUNDS, LIMIT_NAMES, Compiled
 from .program import compile_program
-from .readers import _pick_overload
 
 __all__ = [
     "DEFAULT_FUEL",
     "DEFAULT_MAX_ROUNDS",
     "LIMIT_NAMES",
     "Compiled",
-    "_pick_overload",
     "compile_program",
 ]

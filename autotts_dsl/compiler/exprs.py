@@ -10,6 +10,7 @@ from ..builtins import (
     FIELDS_BY_NAME,
     VALUES_BY_NAME,
     overloads,
+    resolve_overload,
 )
 from ..diagnostics import Span, did_you_mean
 from ..replay.store import NO_ANSWER
@@ -22,7 +23,6 @@ from .readers import (
     _MATH_CAN_FAIL,
     _all_builtin_names,
     _field_reader,
-    _pick_overload,
     _slot_field_reader,
     _value_reader,
 )
@@ -391,7 +391,7 @@ class ExprCompiler(CompilerBase):
         if any(t is None for t in arg_types):
             return _Const(0), None
         types = [t for t in arg_types if t is not None]
-        row = _pick_overload(rows, types)
+        row = resolve_overload(rows, types)
         if row is None:
             sigs = "; ".join(r.signature for r in rows)
             got = ", ".join(str(t) for t in types)

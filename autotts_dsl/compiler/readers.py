@@ -3,17 +3,15 @@ branch fields, branch sets, operators, overload resolution."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ..builtins import (
     BUILTINS,
     VALUES_BY_NAME,
-    Builtin,
 )
 from ..replay.episode import Episode
 from ..runtime import Ctx
-from ..types import T, accepts
 from .base import Fn
 
 
@@ -50,18 +48,6 @@ _MATH_CAN_FAIL = frozenset({"log", "sqrt", "pow", "exp"})
 
 def _all_builtin_names() -> list[str]:
     return [b.name for b in BUILTINS] + list(VALUES_BY_NAME)
-
-
-def _pick_overload(rows: Sequence[Builtin], types: Sequence[T]) -> Builtin | None:
-    for row in rows:
-        ps = row.params
-        if row.variadic:
-            if len(types) < len(ps):
-                continue
-            ps = ps[:-1] + (ps[-1],) * (len(types) - len(ps) + 1)
-        if len(ps) == len(types) and all(accepts(p, t) for p, t in zip(ps, types, strict=True)):
-            return row
-    return None
 
 
 def _running(c: Ctx) -> list[int]:

@@ -10,13 +10,14 @@ from ..builtins import (
     FIELDS_BY_NAME,
     VALUES_BY_NAME,
     overloads,
+    resolve_overload,
 )
 from ..diagnostics import did_you_mean
 from ..replay.episode import Episode
 from ..runtime import AnswerGiven, Ctx, RuntimeFault, StopRounds
 from ..types import NUMERIC, T, accepts
 from .base import Action, Fn, Sym, _Const, _noop, _Scope
-from .readers import _all_builtin_names, _open_by_branch, _open_by_full_read, _pick_overload
+from .readers import _all_builtin_names, _open_by_branch, _open_by_full_read
 from .tracing import TracingCompiler, _as_answer_ref
 
 
@@ -189,7 +190,7 @@ class StmtCompiler(TracingCompiler):
                 return _noop
             fns.append(fn)
             types.append(t)
-        row = _pick_overload(rows, types)
+        row = resolve_overload(rows, types)
         if row is None:
             self.error(
                 "E114",
