@@ -53,3 +53,24 @@ def test_cmc_is_short() -> None:
     # The point of the language: CMC in well under 100 lines (the Python is ~500).
     runner = load_program("cmc")
     assert len(runner.source.splitlines()) < 100
+
+
+def test_stdlib_programs_are_canonically_formatted() -> None:
+    from autotts_dsl.fmt import fmt
+    from autotts_dsl.programs import STDLIB_DIR
+
+    stale = [
+        p.name
+        for p in sorted(STDLIB_DIR.glob("*.tts"))
+        if fmt(p.read_text(encoding="utf-8"), str(p)) != p.read_text(encoding="utf-8")
+    ]
+    assert not stale, f"run `tts-dsl fmt stdlib_controllers/*.tts`: {stale}"
+
+
+def test_stdlib_programs_check_clean() -> None:
+    from autotts_dsl.check import check_source
+    from autotts_dsl.programs import STDLIB_DIR
+
+    for p in sorted(STDLIB_DIR.glob("*.tts")):
+        report = check_source(p.read_text(encoding="utf-8"), str(p))
+        assert report.ok, report.render()

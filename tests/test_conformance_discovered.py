@@ -1,0 +1,104 @@
+"""The discovery run in the stdlib: SDGV, IBC, SCR and DGCC reproduce their
+published AutoTTS curves exactly.
+
+`reference/discovery_aime24.csv` holds 220 rows: the five controllers of the
+discovery trajectory (rounds r0000–r0004: SDGV, IBC, SCR, DGCC, CMC) × 4
+models × 11 β, AIME24. A fast subset (two cells per new controller; CMC's fast
+cells are in test_conformance_dsl.py) runs by default; the whole table runs
+under `-m slow` (run by CI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from autotts_dsl.interpreter import ProgramRunner
+from autotts_dsl.programs import load_program
+from autotts_dsl.replay.store import ReplayStore
+
+MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
+CONTROLLERS = ("sdgv", "ibc", "scr", "dgcc", "cmc")
+BETAS = tuple(k / 10 for k in range(11))
+
+StoreLoader = Callable[[str, str], ReplayStore]
+
+_RUNNERS: dict[str, ProgramRunner] = {}
+
+
+def runner(name: str) -> ProgramRunner:
+    if name not in _RUNNERS:
+        _RUNNERS[name] = load_program(name)
+    return _RUNNERS[name]
+
+
+def check_rows(rows: pd.DataFrame, shared_store: StoreLoader) -> None:
+    assert len(rows) > 0
+    mismatches = []
+    for row in rows.itertuples():
+        beta = float(row.beta)
+        ev = runner(str(row.controller)).evaluate(shared_store(str(row.model), "aime24"), beta)
+        got = (ev.accuracy, ev.avg_tokens)
+        want = (float(row.accuracy), int(row.avg_tokens))
+        if got != want:
+            mismatches.append(f"{row.model} {row.controller} β={beta}: {got} != {want}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def select(table: pd.DataFrame, controller: str, model: str) -> pd.DataFrame:
+    return table[
+        (table.controller == controller) & (table.model == model) & (table.dataset == "aime24")
+    ]
+
+
+# Two cheap cells per controller, each exercising a quirk of its spec.
+FAST_ROWS = [
+    ("sdgv", "Qwen3-0.6B", 0.0),  # lock = freeze; the exhaustion exit dominates
+    ("sdgv", "Qwen3-8B", 0.4),  # differs by a token under plain (uncompensated) `total`
+    ("ibc", "Qwen3-0.6B", 0.0),  # keep-two partial abandonment is frequent here
+    ("ibc", "Qwen3-8B", 0.1),
+    ("scr", "Qwen3-1.7B", 0.0),
+    ("scr", "Qwen3-8B", 0.2),  # aligned bursts of 2, plateau bursts of 2
+    ("dgcc", "Qwen3-8B", 0.0),
+    ("dgcc", "Qwen3-4B", 0.3),  # gap_factor 2: vote-gap widening opens 1 or 2
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("controller", "model", "beta"), FAST_ROWS)
+def test_discovered_row_fast(
+    controller: str,
+    model: str,
+    beta: float,
+    discovery_aime24: pd.DataFrame,
+    shared_store: StoreLoader,
+) -> None:
+    rows = select(discovery_aime24, controller, model)
+    rows = rows[rows.beta == beta]
+    assert len(rows) == 1
+    check_rows(rows, shared_store)
+
+
+@pytest.mark.shared
+def test_discovery_table_has_220_rows(discovery_aime24: pd.DataFrame) -> None:
+    # Guards the slow suite against silently checking fewer rows.
+    assert len(discovery_aime24) == 220
+    assert set(discovery_aime24.controller) == set(CONTROLLERS)
+    assert set(discovery_aime24.model) == set(MODELS)
+    assert set(discovery_aime24.dataset) == {"aime24"}
+    for (controller, model), rows in discovery_aime24.groupby(["controller", "model"]):
+        assert sorted(rows.beta) == list(BETAS), (controller, model)
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("controller", CONTROLLERS)
+def test_discovered_rows_all(
+    controller: str, model: str, discovery_aime24: pd.DataFrame, shared_store: StoreLoader
+) -> None:
+    rows = select(discovery_aime24, controller, model)
+    assert len(rows) == len(BETAS)
+    check_rows(rows, shared_store)
