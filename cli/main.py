@@ -13,12 +13,14 @@ from rich.console import Console
 
 from autotts_dsl import __version__
 
-from . import check_cmd, explain_cmd, fmt_cmd, run_cmd, stores_cmd
+from . import check_cmd, explain_cmd, fmt_cmd, plot_cmd, run_cmd, stores_cmd, sweep_cmd
 from .errors import EXIT_INVALID, EXIT_USAGE, CliError
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (
     run_cmd,
     stores_cmd,
+    sweep_cmd,
+    plot_cmd,
     check_cmd,
     explain_cmd,
     fmt_cmd,

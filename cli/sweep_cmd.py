@@ -1,0 +1,538 @@
+"""`tts-dsl sweep PROGRAM... --betas 0:1:0.1 --store ... --out DIR`.
+
+Evaluates every program at every β on every store (plus SC@64 on each store,
+and with `--baselines` the stdlib baselines), on all cores, caching each
+finished cell in DIR/cache.sqlite: re-running is instant, an interrupted
+sweep resumes. Writes DIR/results.csv (tidy), DIR/summary.csv (the headline),
+DIR/matrix_results_<MODEL>/<DATASET>_raw.csv (AutoTTS's layout) and the
+accuracy–token plots DIR/accuracy_tokens.png, DIR/accuracy_seq_tokens.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ..diagnostics import DiagnosticError, did_you_mean
+from ..interpreter import ProgramRunner
+from ..programs import load_program
+from ..replay.store import StoreError
+from ..sweep.cache import CACHE_FILE, CacheError, CellMetrics, ResultCache
+from ..sweep.grid import (
+    Cell,
+    GridError,
+    ProgramSpec,
+    StoreSpec,
+    declared_names,
+    dedupe_cells,
+    params_text,
+    parse_betas,
+    program_cells,
+    program_spec,
+    reference_and_baseline_cells,
+    store_spec,
+)
+from ..sweep.plot import (
+    SUMMARY_COLUMNS,
+    Metric,
+    ProgramHeadline,
+    StoreHeadline,
+    headline,
+    summary_table,
+)
+from ..sweep.results import (
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    tidy_rows,
+    write_csv,
+    write_matrix,
+    write_tidy_csv,
+)
+from ..sweep.runner import Outcome, SweepStats, default_jobs, run_sweep
+from .common import load_program_or_exit, parse_seeds, print_diagnostics, stderr_console
+from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
+
+PLOT_FILES: dict[Metric, str] = {
+    "avg_tokens": "accuracy_tokens.png",
+    "avg_seq_tokens": "accuracy_seq_tokens.png",
+}
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="evaluate programs over a β grid × stores: CSVs, AutoTTS matrix files, plots",
+        description="Evaluate each PROGRAM at every β of the grid on every store, in parallel, "
+        "with every finished cell cached in OUT/cache.sqlite (re-running is instant; an "
+        "interrupted sweep resumes). Writes OUT/results.csv, OUT/summary.csv, "
+        "OUT/matrix_results_<MODEL>/<DATASET>_raw.csv and accuracy-token plots.",
+    )
+    p.add_argument(
+        "programs", nargs="+", metavar="PROGRAM", help=".tts files or stdlib controller names"
+    )
+    p.add_argument(
+        "--betas",
+        default="0:1:0.1",
+        metavar="GRID",
+        help="START:STOP:STEP (inclusive) or a comma list (default 0:1:0.1)",
+    )
+    p.add_argument(
+        "--store",
+        action="append",
+        metavar="STORE",
+        help="store file, directory of stores, or registry name (repeatable); "
+        "default: the embedded synthetic store",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="[PROGRAM:]NAME=VALUE",
+        help="set a param or pin a knob in every program that declares NAME, or only in "
+        "PROGRAM (repeatable)",
+    )
+    p.add_argument("--seeds", metavar="N|A:B", help="shuffle seeds (default 100: 0..99)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help=f"worker processes (default: all cores, here {default_jobs()})",
+    )
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also run SC over the β grid and ASC / ESC / Parallel-Probe at their "
+        "published configurations, and overlay them on the plots",
+    )
+    p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
+    p.add_argument(
+        "--fresh", action="store_true", help="recompute every cell, replacing cached results"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    p.set_defaults(handler=run)
+
+
+# ---------------------------------------------------------------------------
+# Setting up
+
+
+def _parse_param_items(items: Sequence[str] | None) -> list[tuple[str | None, str, str]]:
+    out: list[tuple[str | None, str, str]] = []
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        scope, colon, name = key.partition(":")
+        if not colon:
+            scope, name = "", key
+        if not sep or not name.strip() or (colon and not scope.strip()):
+            raise CliError(f"--param {item!r}: expected [PROGRAM:]NAME=VALUE", EXIT_USAGE)
+        out.append((scope.strip() or None, name.strip(), value.strip()))
+    return out
+
+
+def _label(spec: str) -> str:
+    """A file's stem, or the stdlib name as given."""
+    p = Path(spec)
+    return p.stem if p.is_file() else spec.removesuffix(".tts")
+
+
+def load_programs(specs: Sequence[str]) -> list[tuple[ProgramRunner, ProgramSpec]]:
+    """Each program once, with a unique label (`cmc`, a file's stem, or
+    `stem#hash` when two different programs share a stem)."""
+    out: list[tuple[ProgramRunner, ProgramSpec]] = []
+    seen: set[tuple[str, str]] = set()
+    for spec in specs:
+        runner = load_program_or_exit(spec)
+        label = _label(spec)
+        ps = program_spec(runner, label)
+        if (label, ps.program_hash) in seen:
+            continue
+        if any(s.label == label for _, s in out):
+            ps = program_spec(runner, f"{label}#{ps.program_hash[:6]}")
+        seen.add((label, ps.program_hash))
+        out.append((runner, ps))
+    return out
+
+
+def assign_params(
+    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
+    items: Sequence[tuple[str | None, str, str]],
+) -> dict[str, dict[str, str]]:
+    """label -> overrides, after checking every --param lands somewhere."""
+    labels = [s.label for _, s in programs]
+    out: dict[str, dict[str, str]] = {label: {} for label in labels}
+    for scope, name, value in items:
+        if scope is not None:
+            if scope not in out:
+                hint = did_you_mean(scope, labels)
+                raise CliError(
+                    f"--param {scope}:{name}: no program {scope!r} in this sweep"
+                    + (f"; {hint}" if hint else f" (programs: {', '.join(labels)})"),
+                    EXIT_USAGE,
+                )
+            out[scope][name] = value  # the compiler reports unknown names (exit 1)
+            continue
+        targets = [s.label for r, s in programs if name in declared_names(r)]
+        if not targets:
+            names = sorted(set().union(*(declared_names(r) for r, _ in programs)))
+            hint = did_you_mean(name, names)
+            raise CliError(
+                f"--param {name}: no program of this sweep declares a param or knob "
+                f"of that name" + (f"; {hint}" if hint else ""),
+                EXIT_USAGE,
+            )
+        for label in targets:
+            out[label][name] = value
+    return out
+
+
+def load_store_specs(specs: Sequence[str] | None) -> list[StoreSpec]:
+    """Like `common.load_stores`, keeping the spec each worker resolves."""
+    from ..replay import registry
+
+    try:
+        expanded = registry.expand_store_specs(list(specs)) if specs else ["default"]
+        out = []
+        for s in expanded:
+            out.append(store_spec(registry.resolve_store(s), s))
+        return list({st.content_hash + st.name: st for st in out}.values())
+    except StoreError as exc:
+        missing = exc.reason.startswith(("no such", "cannot read", "unknown store", "not down"))
+        unavailable = isinstance(exc, registry.StoreUnavailable)
+        raise CliError(str(exc), EXIT_USAGE if missing or unavailable else EXIT_INVALID) from None
+
+
+def build_cells(
+    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
+    overrides: dict[str, dict[str, str]],
+    betas: Sequence[float],
+    stores: Sequence[StoreSpec],
+    seeds: Sequence[int],
+    baselines: bool,
+) -> list[Cell]:
+    cells: list[Cell] = []
+    for runner, spec in programs:
+        try:
+            cells += program_cells(runner, spec, betas, overrides[spec.label], stores, seeds)
+        except DiagnosticError as exc:
+            print_diagnostics(exc)
+            raise CliError(
+                f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run"
+            ) from None
+    cells += reference_and_baseline_cells(
+        betas, stores, seeds, baselines=baselines, load=load_program
+    )
+    return dedupe_cells(cells)
+
+
+# ---------------------------------------------------------------------------
+# Running
+
+
+def _cell_text(cell: Cell) -> str:
+    params = params_text(cell.params)
+    what = f"{cell.program.label} β={cell.beta:g}" + (f" {params}" if params else "")
+    return f"{what} · {cell.store.name}"
+
+
+def _run_with_progress(
+    cells: Sequence[Cell], cache: ResultCache, jobs: int | None, fresh: bool, err: Console
+) -> tuple[dict[str, CellMetrics], SweepStats]:
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(bar_width=28),
+        MofNCompleteColumn(),
+        TextColumn("cells"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("[dim]{task.fields[last]}"),
+        console=err,
+        transient=False,
+    )
+    state: dict[str, TaskID] = {}
+
+    def on_start(to_compute: int, cached: int) -> None:
+        if to_compute == 0:
+            return
+        n_jobs = min(jobs or default_jobs(), to_compute)
+        desc = f"sweep ({n_jobs} job{'s' if n_jobs > 1 else ''}"
+        desc += f", {cached} cached)" if cached else ")"
+        progress.start()
+        state["task"] = progress.add_task(desc, total=to_compute, last="")
+
+    def on_result(cell: Cell, outcome: Outcome, done: int, total: int) -> None:
+        mark = "" if outcome.metrics is not None else "[red]failed[/] "
+        progress.update(state["task"], completed=done, last=mark + escape(_cell_text(cell)))
+
+    try:
+        return run_sweep(
+            cells, cache, jobs=jobs, fresh=fresh, on_start=on_start, on_result=on_result
+        )
+    finally:
+        progress.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        betas = parse_betas(args.betas)
+    except GridError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    seeds = parse_seeds(args.seeds)
+    items = _parse_param_items(args.param)
+    programs = load_programs(args.programs)
+    overrides = assign_params(programs, items)
+    stores = load_store_specs(args.store)
+    cells = build_cells(programs, overrides, betas, stores, seeds, args.baselines)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CliError(f"--out {out_dir}: exists and is not a directory", EXIT_USAGE)
+    err = stderr_console()
+    try:
+        cache = ResultCache(out_dir / CACHE_FILE)
+    except CacheError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    with cache:
+        metrics, stats = _run_with_progress(cells, cache, args.jobs, args.fresh, err)
+    if stats.interrupted:
+        err.print(
+            f"interrupted: {stats.cached + stats.computed} of {stats.total} cells done and "
+            f"cached in {out_dir / CACHE_FILE}; run the same command again to resume "
+            "(no results file was written)",
+            markup=False,
+        )
+        return 130
+    rows = tidy_rows(cells, metrics)
+    per_store, per_program = headline(rows)
+    files: list[Path] = []
+    try:
+        files.append(write_tidy_csv(out_dir / RESULTS_FILE, rows))
+        files.append(
+            write_csv(
+                out_dir / SUMMARY_FILE,
+                SUMMARY_COLUMNS,
+                summary_table(per_store, per_program),
+            )
+        )
+        files += write_matrix(out_dir, cells, metrics)
+        if not args.no_plot and rows:
+            files += _plots(rows, out_dir, baselines=args.baselines)
+    except OSError as exc:
+        raise CliError(
+            f"{out_dir}: cannot write results: {exc.strerror or exc}", EXIT_USAGE
+        ) from None
+    for key, text in stats.errors.items():
+        cell = next(c for c in cells if c.key == key)
+        err.print(f"[bold red]error:[/] {escape(_cell_text(cell))}: {escape(text)}", markup=True)
+    if args.json:
+        print(json.dumps(_json(stats, files, per_store, per_program), indent=2))
+    else:
+        console = summary_console()
+        print_headline(console, per_store, per_program, betas=betas, n_seeds=len(seeds))
+        _print_footer(console, stats, files, out_dir)
+    if stats.failed:
+        err.print(
+            f"[bold red]error:[/] {stats.failed} of {stats.total} cells failed "
+            "(not cached; the files above hold the others)",
+            markup=True,
+        )
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _plots(rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool) -> list[Path]:
+    try:
+        from ..sweep.plot import plot_results
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
+        raise CliError(f"plotting needs matplotlib ({exc}); use --no-plot", EXIT_USAGE) from None
+    return [
+        plot_results(rows, out_dir / name, metric=metric, baselines=baselines)
+        for metric, name in PLOT_FILES.items()
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _tok(x: float | None) -> str:
+    """Compact token counts: 52.1k, 1.07M (exact values are in the CSVs)."""
+    if x is None:
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f}k"
+    return f"{x:.0f}"
+
+
+def _pair(acc: float | None, tokens: float | None) -> str:
+    return "-" if acc is None else f"{acc:.2f} · {_tok(tokens)}"
+
+
+def _saving(h: StoreHeadline) -> str:
+    if h.sc64_accuracy is None:
+        return "-"
+    if h.savings is None:
+        return "[yellow]not reached[/]"
+    return f"{100 * h.savings:.1f} %"
+
+
+def _short_store(name: str) -> str:
+    return name.removeprefix("autotts/")
+
+
+def summary_console() -> Console:
+    """stdout; never narrower than the summary table when not a terminal."""
+    console = Console(highlight=False)
+    if not console.is_terminal and console.width < 132:
+        console = Console(highlight=False, width=132)
+    return console
+
+
+def print_headline(
+    console: Console,
+    per_store: Sequence[StoreHeadline],
+    per_program: Sequence[ProgramHeadline],
+    *,
+    betas: Sequence[float] | None = None,
+    n_seeds: int | None = None,
+) -> None:
+    """The summary table: per program × store, then per-program means."""
+    if not per_store:
+        console.print("[dim]no swept program results to summarise[/]")
+        return
+    title = "sweep summary"
+    if betas is not None:
+        title += f": {len(betas)} β"
+    if n_seeds is not None:
+        title += f" × {n_seeds} seeds"
+    table = Table(title=title, title_justify="left")
+    table.add_column("program", no_wrap=True)
+    table.add_column("store", no_wrap=True)
+    table.add_column("peak acc (β)", justify="right", no_wrap=True)
+    table.add_column("β=0.5 acc · tok", justify="right", no_wrap=True)
+    table.add_column("SC@64 acc · tok", justify="right", no_wrap=True)
+    table.add_column("tok @ SC@64 acc", justify="right", no_wrap=True)
+    table.add_column("saved", justify="right", no_wrap=True)
+    for prog in per_program:
+        rows = [h for h in per_store if h.program == prog.program]
+        for h in rows:
+            table.add_row(
+                escape(h.program),
+                escape(_short_store(h.store)) + (" [dim]*[/]" if h.synthetic else ""),
+                f"{h.peak_accuracy:.2f} ({h.peak_beta:g})",
+                _pair(h.accuracy_at_half, h.tokens_at_half),
+                _pair(h.sc64_accuracy, h.sc64_tokens),
+                _tok(h.matched_tokens),
+                _saving(h),
+            )
+        if len(rows) > 1:
+            saved = "-" if prog.mean_savings is None else f"{100 * prog.mean_savings:.1f} %"
+            table.add_row(
+                f"[bold]{escape(prog.program)}[/]",
+                f"[bold]mean of {prog.n_stores}[/]",
+                f"[bold]{prog.mean_peak_accuracy:.2f}[/]",
+                _pair(prog.mean_accuracy_at_half, prog.mean_tokens_at_half),
+                _pair(prog.mean_sc64_accuracy, None).replace(" · -", ""),
+                f"reached {prog.n_reached}/{prog.n_with_reference}",
+                f"[bold]{saved}[/]",
+            )
+        table.add_section()
+    console.print(table)
+    console.print(
+        "[dim]acc: accuracy %; tok: average tokens per question; saved vs SC@64 = "
+        "1 - (tokens the program's Pareto frontier needs to reach SC@64's accuracy, "
+        "interpolated in log-tokens) / SC@64's tokens; means are over the stores where "
+        "it is reached. Exact figures: summary.csv, results.csv.[/]"
+    )
+    if any(h.synthetic for h in per_store):
+        console.print("[dim]* a synthetic store (illustrative numbers)[/]")
+
+
+def _print_footer(console: Console, stats: SweepStats, files: Sequence[Path], out: Path) -> None:
+    console.print(
+        f"{stats.total} cells: {stats.computed} computed, {stats.cached} cached"
+        + (f", [red]{stats.failed} failed[/]" if stats.failed else "")
+        + f" in {stats.wall_seconds:.1f} s"
+    )
+    shown = [str(f.relative_to(out)) if f.is_relative_to(out) else str(f) for f in files]
+    matrices = [s for s in shown if s.startswith("matrix_results_")]
+    others = [s for s in shown if not s.startswith("matrix_results_")]
+    console.print(f"written to {out}/: " + ", ".join(others), markup=False)
+    if matrices:
+        console.print(f"  + {len(matrices)} AutoTTS matrix file(s) matrix_results_*/*_raw.csv")
+
+
+def _json(
+    stats: SweepStats,
+    files: Sequence[Path],
+    per_store: Sequence[StoreHeadline],
+    per_program: Sequence[ProgramHeadline],
+) -> dict[str, Any]:
+    return {
+        "cells": stats.total,
+        "computed": stats.computed,
+        "cached": stats.cached,
+        "failed": stats.failed,
+        "wall_seconds": round(stats.wall_seconds, 3),
+        "files": [str(f) for f in files],
+        "summary": [
+            {
+                "program": h.program,
+                "store": h.store,
+                "peak_accuracy": h.peak_accuracy,
+                "peak_beta": h.peak_beta,
+                "accuracy_at_beta_0.5": h.accuracy_at_half,
+                "tokens_at_beta_0.5": h.tokens_at_half,
+                "sc64_accuracy": h.sc64_accuracy,
+                "sc64_tokens": h.sc64_tokens,
+                "tokens_at_sc64_accuracy": h.matched_tokens,
+                "tokens_saved_vs_sc64": h.savings,
+            }
+            for h in per_store
+        ],
+        "means": [
+            {
+                "program": p.program,
+                "stores": p.n_stores,
+                "reached": p.n_reached,
+                "mean_peak_accuracy": p.mean_peak_accuracy,
+                "mean_tokens_saved_vs_sc64": p.mean_savings,
+            }
+            for p in per_program
+        ],
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
