@@ -1,0 +1,137 @@
+"""The offline proposer's library: guard rules it can insert into a round
+block, and final aggregators it can swap in.
+
+Each gate is a small program text with `{p}` where a fresh name prefix goes
+(so two copies never clash); its knobs are declared monotone in the
+direction that makes a larger β spend more, so an inserted gate keeps the
+one-knob discipline (the checker verifies it anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ast
+from ..parser import parse
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    text: str
+    """Template: `schedule`, optional `state`, and the `round` statements."""
+
+
+GATES: tuple[Gate, ...] = (
+    Gate(
+        "confidence",
+        """
+        schedule {
+          {p}conf : float up = round(0.90 + 0.08*beta, 4)
+          {p}min  : int   up = max(2, round(2 + 4*beta))
+        }
+        round {
+          rule {p}confident: when count(completed) >= {p}min and conf(completed) >= {p}conf
+              do answer winner(completed)
+        }
+        """,
+    ),
+    Gate(
+        "margin",
+        """
+        schedule { {p}margin : int up = max(2, round(2 + 6*beta)) }
+        round {
+          rule {p}margin_stop: when top1(completed) - top2(completed) >= {p}margin
+              do answer winner(completed)
+        }
+        """,
+    ),
+    Gate(
+        "stability",
+        """
+        schedule { {p}patience : int up = max(2, round(2 + 8*beta)) }
+        state { {p}prev: answer = none  {p}stable: int = 0 }
+        round {
+          let {p}w = winner(answers(alive))
+          {p}stable = {p}w != none and {p}w == {p}prev ? {p}stable + 1 : 0
+          {p}prev = {p}w
+          rule {p}stable_stop: when {p}stable >= {p}patience and count(completed) >= 1
+              do answer {p}w
+        }
+        """,
+    ),
+    Gate(
+        "ema_trend",
+        """
+        schedule {
+          {p}alpha  : float down = round(0.60 - 0.30*beta, 4)
+          {p}thresh : float up   = round(0.88 + 0.10*beta, 4)
+        }
+        state { {p}ema: float = 0.0  {p}hist: window(3) }
+        round {
+          {p}ema = (1 - {p}alpha) * {p}ema + {p}alpha * conf(completed)
+          push({p}hist, {p}ema)
+          rule {p}trend_stop: when count(completed) >= 2 and {p}ema >= {p}thresh
+              and delta({p}hist) >= 0
+              do answer winner(completed)
+        }
+        """,
+    ),
+    Gate(
+        "widen_unsure",
+        """
+        schedule {
+          {p}cap  : int   up = min(64, round(4 + 28*beta))
+          {p}need : float up = round(0.80 + 0.15*beta, 4)
+        }
+        round {
+          rule {p}widen: when spawned < {p}cap and remaining > 0 and conf(completed) < {p}need
+              do spawn 1
+        }
+        """,
+    ),
+)
+
+AGGREGATORS: tuple[str, ...] = (
+    "answer winner(completed) ?? winner(answers(alive))",
+    "answer winner(answers(alive)) ?? winner(completed)",
+    "answer winner(votes((b.finished ? 2.0 : 1.0) for b in alive)) ?? winner(completed)",
+    "answer winner(completed) ?? winner(answers(b in alive where b.answer != none))",
+    "answer winner(votes(b in alive where b.reads >= 2)) ?? winner(answers(alive))",
+)
+
+
+@dataclass(frozen=True)
+class GatePieces:
+    knobs: tuple[ast.Knob, ...]
+    state: tuple[ast.VarDecl, ...]
+    stmts: tuple[ast.Stmt, ...]
+    names: frozenset[str]
+
+
+def gate_pieces(gate: Gate, prefix: str) -> GatePieces:
+    """The gate's declarations and statements with `{p}` set to `prefix`."""
+    text = gate.text.replace("{p}", prefix)
+    program = parse(f"controller g\n{text}\nfinally {{ answer none }}\n", f"<gate {gate.name}>")
+    stmts = program.round.body if program.round is not None else ()
+    names = {k.name for k in program.knobs} | {v.name for v in program.state}
+    names |= {s.rule for s in stmts if isinstance(s, ast.If | ast.For) and s.rule}
+    names |= {s.name for s in stmts if isinstance(s, ast.Let)}
+    return GatePieces(program.knobs, program.state, stmts, frozenset(names))
+
+
+def aggregator_block(text: str) -> ast.Block:
+    program = parse(f"controller g\nfinally {{ {text} }}\n", "<aggregator>")
+    if program.final is None:
+        raise ValueError(f"aggregator {text!r} has no finally block")
+    return program.final
+
+
+def fresh_prefix(taken: set[str], gate: Gate) -> str:
+    """`g1_`, `g2_`, ...: the first prefix none of whose gate names is taken."""
+    n = 1
+    while True:
+        prefix = f"g{n}_"
+        if not (gate_pieces(gate, prefix).names & taken):
+            return prefix
+        n += 1

@@ -1,0 +1,228 @@
+"""What `tts-dsl search report DIR` shows, as data: the rounds, the
+best-so-far frontier, the lineage of the final pick, totals ($, tokens, wall
+time), an accuracy–token plot over rounds, and (with `--heldout`) the pick
+next to CMC and SC@64 on the held-out stores with the target check."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .archive import Scored, frontier
+from .heldout import Baselines
+from .history import History, ProgramRow
+from .objective import CurvePoint, Objective, Window, mean_curve
+from .view import SearchState
+
+PLOT_FILE = "search_progress.png"
+
+
+@dataclass(frozen=True)
+class Totals:
+    programs: int
+    rejected: int
+    calls: int
+    lost_calls: int
+    input_tokens: int
+    output_tokens: int
+    usd: float
+    search_seconds: float
+    heldout_seconds: float
+
+
+def totals(history: History) -> Totals:
+    calls = history.calls()
+    return Totals(
+        programs=sum(1 for p in history.programs() if p.proposer != "baseline"),
+        rejected=len(history.rejected()),
+        calls=sum(1 for c in calls if c.status in ("ok", "error")),
+        lost_calls=sum(1 for c in calls if c.status == "lost"),
+        input_tokens=sum(c.input_tokens for c in calls),
+        output_tokens=sum(c.output_tokens for c in calls),
+        usd=history.spent_usd(),
+        search_seconds=sum(r.wall_seconds for r in history.rounds()),
+        heldout_seconds=float(history.get_meta("heldout_wall") or 0.0),
+    )
+
+
+def rounds_table(history: History) -> list[dict[str, Any]]:
+    """One dict per round: status plus the stored round summary."""
+    out = []
+    for r in history.rounds():
+        row: dict[str, Any] = {"round": r.round, "status": r.status}
+        row.update(r.summary)
+        row["wall_seconds"] = r.wall_seconds
+        out.append(row)
+    return out
+
+
+def lineage(
+    history: History, state: SearchState, pid: int
+) -> list[tuple[ProgramRow, float | None]]:
+    """The pick and its ancestors along first parents, back to a seed."""
+    chain: list[tuple[ProgramRow, float | None]] = []
+    seen: set[int] = set()
+    cur: int | None = pid
+    while cur is not None and cur not in seen:
+        seen.add(cur)
+        prog = history.program(cur)
+        chain.append((prog, state.score_of(cur)))
+        cur = prog.parents[0] if prog.parents else None
+    return chain
+
+
+def frontier_rows(state: SearchState) -> list[tuple[str, CurvePoint]]:
+    return [(s.program.label, p) for s, p in frontier(state.scored)]
+
+
+def frontier_by_round(state: SearchState) -> dict[int, list[CurvePoint]]:
+    """Round -> the joint frontier of every program known after that round."""
+    rounds = sorted({s.program.round for s in state.scored})
+    out: dict[int, list[CurvePoint]] = {}
+    for r in rounds:
+        known: list[Scored] = [s for s in state.scored if s.program.round <= r]
+        out[r] = [p for _, p in frontier(known)]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Held-out
+
+
+@dataclass(frozen=True)
+class HeldoutRow:
+    beta: float
+    pick: CurvePoint | None
+    cmc: CurvePoint | None
+
+
+@dataclass(frozen=True)
+class HeldoutReport:
+    stores: tuple[str, ...]
+    pick_label: str
+    rows: tuple[HeldoutRow, ...]
+    sc64: CurvePoint | None
+    target_accuracy: float | None
+    """CMC's mean held-out accuracy at β = 1."""
+    target_tokens: float | None
+    """CMC's mean held-out tokens at β = 0.5."""
+    meets: CurvePoint | None
+    """The pick's cheapest β point reaching the target accuracy within the
+    target tokens, if any."""
+    pick_auc: float
+    cmc_auc: float
+    auc_name: str = "auc"
+
+
+def heldout_report(
+    history: History, pick: int, base: Baselines, objective: Objective
+) -> HeldoutReport | None:
+    stores = history.stores("heldout")
+    if not stores:
+        return None
+    windows = {s.content_hash: Window(s.lo, s.hi) for s in stores}
+    curves = history.curves("heldout_results")
+
+    def per_store(pid: int) -> dict[str, list[CurvePoint]]:
+        got = curves.get(pid, {})
+        return {h: got[h] for h in windows if h in got}
+
+    pick_curve = mean_curve(per_store(pick))
+    cmc_curve = mean_curve(per_store(base.cmc))
+    sc_curve = mean_curve(per_store(base.sc))
+    betas = sorted({p.beta for p in pick_curve} | {p.beta for p in cmc_curve})
+    rows = tuple(
+        HeldoutRow(
+            b,
+            next((p for p in pick_curve if p.beta == b), None),
+            next((p for p in cmc_curve if p.beta == b), None),
+        )
+        for b in betas
+    )
+    at1 = next((p for p in cmc_curve if p.beta == 1.0), None)
+    at05 = next((p for p in cmc_curve if p.beta == 0.5), None)
+    meets = None
+    if at1 is not None and at05 is not None:
+        ok = [p for p in pick_curve if p.accuracy >= at1.accuracy and p.tokens <= at05.tokens]
+        meets = min(ok, key=lambda p: p.tokens) if ok else None
+    auc = objective if objective.kind == "auc" else Objective("auc", "auc")
+    complete = len(per_store(pick)) == len(windows) and len(per_store(base.cmc)) == len(windows)
+    return HeldoutReport(
+        tuple(s.name for s in stores),
+        f"p{pick}",
+        rows,
+        sc_curve[0] if sc_curve else None,
+        at1.accuracy if at1 else None,
+        at05.tokens if at05 else None,
+        meets,
+        auc.score(per_store(pick), windows) if complete else 0.0,
+        auc.score(per_store(base.cmc), windows) if complete else 0.0,
+        auc.name,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Plot
+
+
+def plot_progress(state: SearchState, pick: int | None, path: Path) -> Path | None:
+    """Accuracy vs mean tokens: the joint frontier after each round (darker =
+    later) and the final pick's curve. None when matplotlib is missing."""
+    try:
+        from matplotlib import colormaps
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    by_round = frontier_by_round(state)
+    if not by_round:
+        return None
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.subplots()
+    cmap = colormaps["viridis"]
+    last = max(by_round) or 1
+    for r, points in sorted(by_round.items()):
+        xs = [p.tokens for p in points]
+        ys = [p.accuracy for p in points]
+        ax.step(xs, ys, where="post", color=cmap(r / last), lw=1.4, label=f"after round {r}")
+        ax.plot(xs, ys, "o", color=cmap(r / last), ms=3)
+    chosen = next((s for s in state.scored if s.id == pick), None)
+    if chosen is not None:
+        ax.plot(
+            [p.tokens for p in chosen.curve],
+            [p.accuracy for p in chosen.curve],
+            "s--",
+            color="crimson",
+            ms=5,
+            label=f"final pick {chosen.program.label}",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("average tokens per question, mean over search stores (log scale)")
+    ax.set_ylabel("accuracy % (mean over search stores)")
+    ax.set_title("Search progress: joint accuracy–token frontier per round")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130, metadata={"Software": "tts-dsl search"})
+    _write_atomic(path, buf.getvalue())
+    return path
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,247 @@
+"""The offline proposer (typed AST mutations, $0, deterministic per seed) and
+an offline `tts-dsl search` end to end, with its report."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from autotts_dsl import ast
+from autotts_dsl.cli.main import main
+from autotts_dsl.fmt import format_program
+from autotts_dsl.parser import parse
+from autotts_dsl.programs import STDLIB_DIR, load_program, stdlib_names
+from autotts_dsl.search.archive import Scored
+from autotts_dsl.search.astops import declared, mentioned
+from autotts_dsl.search.gates import AGGREGATORS, GATES, aggregator_block, gate_pieces
+from autotts_dsl.search.history import History, ProgramRow
+from autotts_dsl.search.mutate import (
+    op_aggregator,
+    op_crossover,
+    op_gate_insert,
+    op_gate_remove,
+    op_knob,
+)
+from autotts_dsl.search.offline import OfflineProposer
+from autotts_dsl.search.verify import verify
+from tests.test_search_fixtures import write_store
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def program(name: str) -> ast.Program:
+    return load_program(name).program
+
+
+def archive_of(names: list[str]) -> list[Scored]:
+    out = []
+    for i, name in enumerate(names, 1):
+        source = (STDLIB_DIR / f"{name}.tts").read_text(encoding="utf-8")
+        row = ProgramRow(i, verify(source).hash, name, source, (), 0, i, "seed", "")
+        out.append(Scored(row, 50.0 - i, ()))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Mutations
+
+
+def test_every_stdlib_program_checks_clean() -> None:
+    for name in stdlib_names():
+        src = (STDLIB_DIR / f"{name}.tts").read_text(encoding="utf-8")
+        assert verify(src).ok, name
+
+
+def test_gates_and_aggregators_are_valid_in_cmc() -> None:
+    cmc = program("cmc")
+    for gate in GATES:
+        pieces = gate_pieces(gate, "g1_")
+        assert pieces.stmts and all(n.startswith("g1_") for n in pieces.names - {"conf", "min"})
+    for text in AGGREGATORS:
+        child = ast.Program(**{**vars(cmc), "final": aggregator_block(text)})
+        assert verify(format_program(child)).ok, text
+
+
+def test_knob_moves_keep_the_declared_direction() -> None:
+    cmc = program("cmc")
+    rng = random.Random(3)
+    moved = 0
+    for _ in range(40):
+        got = op_knob(cmc, rng, None)
+        assert got is not None
+        child, change = got
+        assert change.startswith("knob ")
+        before = {k.name: k for k in cmc.knobs}
+        diff = [k for k in child.knobs if k != before[k.name]]
+        assert len(diff) == 1  # one literal of one knob
+        assert diff[0].direction == before[diff[0].name].direction
+        verdict = verify(format_program(child))
+        if verdict.ok:
+            moved += 1
+        else:  # only range errors, never an unprovable direction
+            assert not {"E201", "E202"} & set(verdict.codes), verdict.diagnostics
+    assert moved >= 35
+
+
+def test_gate_insert_and_remove() -> None:
+    asc = program("asc")
+    rng = random.Random(0)
+    child, change = op_gate_insert(asc, rng, None) or (asc, "")
+    assert change.startswith("insert ") and verify(format_program(child)).ok
+    added = set(declared(child)) - set(declared(asc))
+    assert added and all(n.startswith("g1_") for n in added)
+    # removing the inserted rule drops the declarations only it used
+    for _ in range(20):
+        got = op_gate_remove(child, rng, None)
+        assert got is not None
+        back, change = got
+        if "g1_" in change:
+            assert not any(n.startswith("g1_") for n in declared(back))
+            break
+    else:
+        pytest.fail("never removed the inserted rule")
+
+
+def test_crossover_brings_the_declarations_it_needs() -> None:
+    asc, cmc = program("asc"), program("cmc")
+    rng = random.Random(5)
+    for _ in range(30):
+        got = op_crossover(asc, rng, cmc)
+        assert got is not None
+        child, change = got
+        if "rule widen" in change:
+            assert {"max_branch_use", "trend_thresh", "widen_burst"} <= set(declared(child))
+            assert mentioned(child) >= {"hist"}
+            return
+    pytest.fail("crossover never picked cmc's widen rule")
+
+
+def test_aggregator_swap_changes_finally() -> None:
+    sc = program("sc")
+    child, change = op_aggregator(sc, random.Random(1), None) or (sc, "")
+    assert change.startswith("finally: ") and child.final != sc.final
+    assert verify(format_program(child)).ok
+
+
+def test_offline_proposer_is_deterministic_and_check_clean() -> None:
+    archive = archive_of(["cmc", "asc", "ibc", "esc"])
+    seen = {s.program.hash for s in archive}
+    runs = [OfflineProposer(7).propose(1, archive, 8, seen) for _ in range(2)]
+    assert runs[0] == runs[1]
+    accepted, rejected = runs[0]
+    assert len(accepted) == 8
+    assert len({p.hash for p in accepted} | seen) == len(seen) + 8  # all new and distinct
+    for p in accepted:
+        verdict = verify(p.source)
+        assert verdict.ok and verdict.hash == p.hash
+        assert p.parents and set(p.parents) <= {s.id for s in archive}
+        assert parse(p.source, "x").name in {"cmc", "asc", "ibc", "esc"}
+    for r in rejected:
+        assert r.codes and r.diagnostics.startswith("error[")
+    other, _ = OfflineProposer(8).propose(1, archive, 8, seen)
+    assert [p.hash for p in other] != [p.hash for p in accepted]
+    later, _ = OfflineProposer(7).propose(2, archive, 8, seen)
+    assert [p.hash for p in later] != [p.hash for p in accepted]
+
+
+# ---------------------------------------------------------------------------
+# End to end
+
+
+def search_argv(out: Path, *extra: str) -> list[str]:
+    return [
+        "search",
+        "--seed",
+        "cmc",
+        "asc",
+        "--rounds",
+        "2",
+        "--candidates",
+        "3",
+        "--betas",
+        "0,0.5,1",
+        "--seeds",
+        "3",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def programs_of(out: Path) -> list[tuple[object, ...]]:
+    with History(out / "history.sqlite") as h:
+        return [(p.hash, p.parents, p.round, p.slot, p.rationale) for p in h.programs()]
+
+
+def test_offline_search_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(search_argv(out)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("round 0/2 (seeds): 2 programs, 6 cells")
+    assert any(ln.startswith("round 1/2 (offline): 3/3 accepted, 9 cells") for ln in lines)
+    assert any(ln.startswith("round 2/2 (offline):") for ln in lines)
+    assert any(ln.startswith("final pick: p") for ln in lines)
+    with History(out / "history.sqlite") as h:
+        assert [r.status for r in h.rounds()] == ["done"] * 3
+        assert h.calls() == [] and h.spent_usd() == 0.0
+        final = h.final()
+        assert final is not None
+        assert all(s.summary["usd"] == 0.0 for s in h.rounds())
+
+    # the same random seed gives the same search
+    again = tmp_path / "again"
+    assert main(search_argv(again)) == 0
+    assert programs_of(again) == programs_of(out)
+
+    capsys.readouterr()
+    assert main(["search", "report", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["round"] for r in report["rounds"]] == [0, 1, 2]
+    assert report["final_pick"]["label"] == f"p{final[0]}"
+    assert report["lineage"][0]["program"] == f"p{final[0]}"
+    assert report["lineage"][-1]["proposer"] == "seed"
+    assert report["frontier"] and report["usd"] == 0.0
+    assert (out / "search_progress.png").read_bytes().startswith(PNG_MAGIC)
+
+    assert main(["search", "report", str(out), "--no-plot"]) == 0
+    text = capsys.readouterr().out
+    for heading in ("rounds", "best-so-far frontier", "lineage of the final pick", "total $0.0000"):
+        assert heading in text
+
+
+def test_report_heldout_after_the_fact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    search = write_store(tmp_path / "stores" / "ModelH" / "searchpart.json", 5, 16, seed=21)
+    held = write_store(tmp_path / "stores" / "ModelH" / "heldpart.json", 5, 16, seed=22)
+    out = tmp_path / "run"
+    argv = search_argv(out, "--search-store", str(search))
+    argv[argv.index("--rounds") + 1] = "1"
+    assert main(argv) == 0
+    assert main(["search", "report", str(out), "--heldout"]) == 2  # no held-out stores known
+    assert main(["search", "report", str(out), "--heldout", "--heldout-store", str(search)]) == 2
+    capsys.readouterr()
+    argv = ["search", "report", str(out), "--heldout", "--heldout-store", str(held), "--json"]
+    assert main(argv) == 0
+    rep = json.loads(capsys.readouterr().out)["heldout"]
+    assert rep["stores"] == ["ModelH/heldpart"]
+    betas = [r["beta"] for r in rep["rows"]]
+    assert betas == [0.0, 0.5, 1.0]
+    assert all(r["pick"] and r["cmc"] for r in rep["rows"])
+    assert rep["sc64"]["beta"] == 1.0
+    assert rep["target_accuracy"] == rep["rows"][-1]["cmc"]["accuracy"]
+    assert rep["target_tokens"] == rep["rows"][1]["cmc"]["tokens"]
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    out = tmp_path / "u"
+    assert main(["search", "--rounds", "1"]) == 2  # no --out
+    assert main(search_argv(out, "--betas", "0,2")) == 2
+    assert main(search_argv(out, "--seed", "no_such_controller")) == 2
+    assert main(search_argv(out, "--objective", "nope")) == 2
+    assert main(["search", "--out", str(out), "--resume"]) == 2  # nothing to resume
+    bad = tmp_path / "bad.tts"
+    bad.write_text("controller bad\nfinally { answer winnr(completed) }\n", encoding="utf-8")
+    assert main(search_argv(out, "--seed", str(bad))) == 1
+    assert not (out / "history.sqlite").exists()
