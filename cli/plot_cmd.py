@@ -32,6 +32,13 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--no-baselines", action="store_true", help="leave baseline curves out")
     p.add_argument("--title", help="figure title")
+    p.add_argument(
+        "--trajectory",
+        metavar="P1,P2,...",
+        help="draw a discovery trajectory instead: these programs in order (t1, t2, ...), "
+        "search stores (aime24) vs held-out (aime25 + hmmt25), at --beta",
+    )
+    p.add_argument("--beta", type=float, default=1.0, help="β of the trajectory (default 1)")
     p.set_defaults(handler=run)
 
 
@@ -49,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
         raise CliError(f"plotting needs matplotlib ({exc})", EXIT_USAGE) from None
     out = Path(args.out)
+    if args.trajectory:
+        return draw_trajectory(rows, args.trajectory.split(","), args.beta, out)
     try:
         plot_results(
             rows,
@@ -63,4 +72,36 @@ def run(args: argparse.Namespace) -> int:
     per_store, per_program = headline(rows)
     print_headline(console, per_store, per_program)
     console.print(f"plot written to {out}")
+    return EXIT_OK
+
+
+def draw_trajectory(rows: list[dict[str, Any]], programs: list[str], beta: float, out: Path) -> int:
+    """Plot the trajectory and print its points (shared with `sweep --trajectory`)."""
+    from rich.table import Table
+
+    from ..sweep.trajectory import TrajectoryError, plot_trajectory, trajectory_points
+
+    try:
+        points = trajectory_points(rows, [p.strip() for p in programs if p.strip()], beta)
+    except TrajectoryError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        plot_trajectory(points, out, beta=beta)
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
+    table = Table(title=f"Discovery trajectory at β = {beta:g}", title_justify="left")
+    for col in ("", "program", "split", "stores", "accuracy %", "avg tokens"):
+        table.add_column(col, justify="left" if col in ("", "program", "split") else "right")
+    for p in points:
+        table.add_row(
+            p.label,
+            p.program,
+            p.split,
+            str(p.n_stores),
+            f"{p.accuracy:.2f}",
+            f"{p.avg_tokens:,.0f}",
+        )
+    console = summary_console()
+    console.print(table)
+    console.print(f"trajectory plot written to {out}")
     return EXIT_OK

@@ -134,6 +134,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
     p.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="also draw trajectory.png: the swept programs in order as t1, t2, ... at the "
+        "largest β, search stores (aime24) vs held-out (aime25 + hmmt25)",
+    )
+    p.add_argument(
         "--fresh", action="store_true", help="recompute every cell, replacing cached results"
     )
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
@@ -358,6 +364,10 @@ def run(args: argparse.Namespace) -> int:
         console = summary_console()
         print_headline(console, per_store, per_program, betas=betas, n_seeds=len(seeds))
         _print_footer(console, stats, files, out_dir)
+    if args.trajectory and rows and not stats.failed:
+        from .plot_cmd import draw_trajectory
+
+        draw_trajectory(rows, list(args.programs), max(betas), out_dir / "trajectory.png")
     if stats.failed:
         err.print(
             f"[bold red]error:[/] {stats.failed} of {stats.total} cells failed "
