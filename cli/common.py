@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,21 @@ from ..programs import ProgramNotFound, load_program
 from ..replay.protocol import DEFAULT_SEEDS
 from ..replay.store import ReplayStore, StoreError
 from .errors import EXIT_INVALID, EXIT_USAGE, CliError
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse `type` for an int >= minimum (a usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return n
+
+    return parse
 
 
 def stderr_console() -> Console:

@@ -44,30 +44,16 @@ from ..search.verify import verify
 from ..search.view import search_state
 from ..sweep.grid import GridError, parse_betas
 from .check_cmd import stdout_console
-from .common import parse_seeds, stderr_console
+from .common import int_at_least, parse_seeds, stderr_console
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 PICK_FILE = "final_pick.tts"
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
+_positive = int_at_least(1)
 
 
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError("must be at least 0")
-    return n
+_count = int_at_least(0)
 
 
 def _money(text: str) -> float:

@@ -67,7 +67,13 @@ from ..sweep.results import (
     write_tidy_csv,
 )
 from ..sweep.runner import Outcome, SweepStats, default_jobs, run_sweep
-from .common import load_program_or_exit, parse_seeds, print_diagnostics, stderr_console
+from .common import (
+    int_at_least,
+    load_program_or_exit,
+    parse_seeds,
+    print_diagnostics,
+    stderr_console,
+)
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 PLOT_FILES: dict[Metric, str] = {
@@ -76,14 +82,7 @@ PLOT_FILES: dict[Metric, str] = {
 }
 
 
-def _jobs(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
+_jobs = int_at_least(1)
 
 
 def add_parser(sub: Any) -> None:

@@ -15,9 +15,9 @@ counting the guards that enclose an assignment as flowing into it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 from .. import ast
+from ..scopes import Scope
 from .context import Context
 from .intervals import children
 from .polarity import kinds_of
@@ -26,18 +26,7 @@ from .polarity import kinds_of
 Node = tuple[str, object]
 
 
-@dataclass
-class _Scope:
-    names: dict[str, Node] = field(default_factory=dict)
-    parent: _Scope | None = None
-
-    def lookup(self, name: str) -> Node | None:
-        s: _Scope | None = self
-        while s is not None:
-            if name in s.names:
-                return s.names[name]
-            s = s.parent
-        return None
+_Scope = Scope[Node]
 
 
 SINK: Node = ("sink", None)

@@ -4,7 +4,7 @@ the compiled result and the base class holding diagnostics and slots."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .. import ast
@@ -13,6 +13,7 @@ from ..builtins import (
 )
 from ..diagnostics import Diagnostic, Span
 from ..runtime import Ctx
+from ..scopes import Scope
 from ..types import T
 
 Fn = Callable[[Ctx], Any]
@@ -72,26 +73,7 @@ class Compiled:
         return {**self.params, **self.knobs}
 
 
-@dataclass
-class _Scope:
-    names: dict[str, Sym] = field(default_factory=dict)
-    parent: _Scope | None = None
-
-    def lookup(self, name: str) -> Sym | None:
-        s: _Scope | None = self
-        while s is not None:
-            if name in s.names:
-                return s.names[name]
-            s = s.parent
-        return None
-
-    def all_names(self) -> list[str]:
-        out: list[str] = []
-        s: _Scope | None = self
-        while s is not None:
-            out.extend(s.names)
-            s = s.parent
-        return out
+_Scope = Scope[Sym]
 
 
 class CompilerBase:
