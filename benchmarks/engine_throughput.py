@@ -38,15 +38,7 @@ if str(REPO_ROOT) not in sys.path:
 from autotts_dsl.replay.compat import evaluate_autotts  # noqa: E402
 from autotts_dsl.replay.store import NO_ANSWER, StoreError, load_store  # noqa: E402
 from tests.support.seed_cmc import SEED_README, load_seed_cmc  # noqa: E402
-
-MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
-DATASETS = ("aime24", "aime25", "hmmt25")
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("TTS_DSL_SHARED")
-    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared"
-
+from tests.support.shared import DATASETS, MODELS, shared_dir  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # The plain replay: protocol §1-§3 read literally, on the raw JSON records.

@@ -23,7 +23,6 @@ A quick check: `--rounds 1 --candidates 2 --seeds 2 --heldout-seeds 2
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,16 +38,11 @@ from autotts_dsl.search.history import HISTORY_FILE, History  # noqa: E402
 from autotts_dsl.search.objective import parse_objective  # noqa: E402
 from autotts_dsl.search.report import HeldoutReport, heldout_report, totals  # noqa: E402
 from autotts_dsl.sweep.runner import default_jobs  # noqa: E402
+from tests.support.shared import MODELS, shared_dir  # noqa: E402
 
-MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
 SEARCH_SETS = ("aime24",)
 HELDOUT_SETS = ("aime25", "hmmt25")
 SEEDS = ("cmc", "ibc", "scr", "dgcc", "asc", "esc")
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("TTS_DSL_SHARED")
-    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared"
 
 
 def stores(root: Path, datasets: tuple[str, ...]) -> list[str]:

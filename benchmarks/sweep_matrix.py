@@ -48,14 +48,7 @@ from autotts_dsl.sweep.cache import ResultCache  # noqa: E402
 from autotts_dsl.sweep.grid import parse_betas, program_cells, program_spec, store_spec  # noqa: E402
 from autotts_dsl.sweep.runner import evaluate_cell, run_sweep  # noqa: E402
 from tests.support.seed_cmc import SEED_README, load_seed_cmc  # noqa: E402
-
-MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
-DATASETS = ("aime24", "aime25", "hmmt25")
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("TTS_DSL_SHARED")
-    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared"
+from tests.support.shared import DATASETS, MODELS, shared_dir  # noqa: E402
 
 
 def load_avg() -> str:

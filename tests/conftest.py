@@ -23,20 +23,10 @@ if str(REPO_ROOT) not in sys.path:
 
 from autotts_dsl.replay.store import ReplayStore, load_store  # noqa: E402
 from tests.support.seed_cmc import load_seed_cmc  # noqa: E402
+from tests.support.shared import SHARED_ENV, locate_shared  # noqa: E402
 
-SHARED_ENV = "TTS_DSL_SHARED"
-MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
-DATASETS = ("aime24", "aime25", "hmmt25")
 PUBLISHED_CSV = "reference/aime24_published.csv"
 DISCOVERY_CSV = "reference/discovery_aime24.csv"
-
-
-def locate_shared() -> tuple[Path, str]:
-    """The shared directory and how it was found (for messages)."""
-    env = os.environ.get(SHARED_ENV)
-    if env:
-        return Path(env).expanduser().resolve(), f"${SHARED_ENV}={env}"
-    return REPO_ROOT.parent / "shared", "../shared relative to the repository root"
 
 
 def in_ci() -> bool:

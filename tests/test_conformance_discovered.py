@@ -18,8 +18,8 @@ import pytest
 from autotts_dsl.interpreter import ProgramRunner
 from autotts_dsl.programs import load_program
 from autotts_dsl.replay.store import ReplayStore
+from tests.support.shared import MODELS
 
-MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
 CONTROLLERS = ("sdgv", "ibc", "scr", "dgcc", "cmc")
 BETAS = tuple(k / 10 for k in range(11))
 

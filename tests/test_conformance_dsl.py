@@ -18,9 +18,8 @@ from autotts_dsl.interpreter import ProgramRunner
 from autotts_dsl.programs import load_program
 from autotts_dsl.replay.compat import evaluate_autotts
 from autotts_dsl.replay.store import ReplayStore
+from tests.support.shared import DATASETS, MODELS
 
-MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
-DATASETS = ("aime24", "aime25", "hmmt25")
 CONTROLLERS = ("cmc", "asc", "esc", "parallel_probe")
 
 StoreLoader = Callable[[str, str], ReplayStore]

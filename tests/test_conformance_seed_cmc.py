@@ -16,8 +16,8 @@ import pytest
 from autotts_dsl.replay.compat import AutoTTSQuestion, evaluate_autotts
 from autotts_dsl.replay.episode import Episode, shuffle_order
 from autotts_dsl.replay.store import NO_ANSWER, ReplayStore, store_from_records
+from tests.support.shared import MODELS
 
-MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
 ALL_BETAS = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_BETAS = (0.0, 0.5, 1.0)
 
