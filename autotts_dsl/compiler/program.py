@@ -27,6 +27,8 @@ from .base import (
 )
 from .stmts import StmtCompiler
 
+_MISSING = object()  # a declaration whose value could not be computed
+
 
 class ProgramCompiler(StmtCompiler):
     def const_eval(self, expr: ast.Expr, scope: _Scope, what: str) -> tuple[Any, T | None]:
@@ -98,6 +100,17 @@ class ProgramCompiler(StmtCompiler):
         )
         return None
 
+    def declared_value(self, name: str, want: T, expr: ast.Expr, span: Span, kind: str) -> Any:
+        """A param's or knob's value: its `--param` override, else its
+        expression evaluated as a constant; `_MISSING` after an error."""
+        if name in self.overrides:
+            return self.parse_override(name, want, span)
+        what = f"default of param `{name}`" if kind == "param" else f"knob `{name}`"
+        v, have = self.const_eval(expr, self.global_scope, what)
+        if have is None:
+            return _MISSING
+        return self.coerce(v, have, want, expr.span, f"{kind} `{name}`")
+
     def compile_decls(self) -> tuple[dict[str, Any], dict[str, Any]]:
         g = self.global_scope
         g.names["beta"] = Sym("const", T.FLOAT, value=self.beta)
@@ -112,13 +125,9 @@ class ProgramCompiler(StmtCompiler):
                     hint="params are int, float or bool",
                 )
                 continue
-            if p.name in self.overrides:
-                value = self.parse_override(p.name, want, p.span)
-            else:
-                v, have = self.const_eval(p.default, g, f"default of param `{p.name}`")
-                if have is None:
-                    continue
-                value = self.coerce(v, have, want, p.default.span, f"param `{p.name}`")
+            value = self.declared_value(p.name, want, p.default, p.span, "param")
+            if value is _MISSING:
+                continue
             params[p.name] = value
             self.declare(g, p.name, Sym("const", want, value=value), p.span)
         knobs: dict[str, Any] = {}
@@ -127,13 +136,9 @@ class ProgramCompiler(StmtCompiler):
             if want not in NUMERIC:
                 self.error("E106", f"knob type must be int or float, not `{k.type}`", k.span)
                 continue
-            if k.name in self.overrides:
-                value = self.parse_override(k.name, want, k.span)
-            else:
-                v, have = self.const_eval(k.expr, g, f"knob `{k.name}`")
-                if have is None:
-                    continue
-                value = self.coerce(v, have, want, k.expr.span, f"knob `{k.name}`")
+            value = self.declared_value(k.name, want, k.expr, k.span, "knob")
+            if value is _MISSING:
+                continue
             knobs[k.name] = value
             self.declare(g, k.name, Sym("const", want, value=value), k.span)
         return params, knobs
