@@ -37,6 +37,9 @@ class Builtin:
     schedule: bool = False  # pure numeric: allowed in `schedule`, `params`, `limits`
     effect: bool = False  # statement-only (mutates its first argument)
     cost: str = "O(1)"
+    # Kernel of the compiled backend (`autotts_dsl/jit/kernels.py`) computing
+    # exactly what `impl` computes; "" leaves programs using it to the reference.
+    jit: str = ""
     # For numeric rows: does an all-int call return an int?
     int_preserving: bool = False
     # Domain condition on arguments for monotonicity to hold (checked by intervals).
@@ -354,6 +357,7 @@ BUILTINS: tuple[Builtin, ...] = (
         min,
         "smallest of its arguments",
         "min(64, round(4 + 60*beta))",
+        jit="k_min2",
         mono=("incr", "incr"),
         variadic=True,
         schedule=True,
@@ -367,6 +371,7 @@ BUILTINS: tuple[Builtin, ...] = (
         max,
         "largest of its arguments",
         "max(2, round(2 + 6*beta))",
+        jit="k_max2",
         mono=("incr", "incr"),
         variadic=True,
         schedule=True,
@@ -380,6 +385,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _clamp,
         "`x` limited to [lo, hi]",
         "clamp(x, 0.0, 1.0)",
+        jit="k_clamp",
         mono=("incr", "incr", "incr"),
         schedule=True,
         int_preserving=True,
@@ -393,6 +399,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _round,
         "nearest int, ties to even (Python's round)",
         "round(2 + 6*beta)",
+        jit="k_round",
         mono=("incr",),
         schedule=True,
         interval=corners(_round),
@@ -404,6 +411,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _round,
         "rounded to n decimals, ties to even",
         "round(0.85 + 0.12*beta, 4)",
+        jit="k_round_n",
         mono=("incr", "none"),
         schedule=True,
         interval=_round_n_interval,
@@ -415,6 +423,7 @@ BUILTINS: tuple[Builtin, ...] = (
         math.floor,
         "largest int <= x",
         "floor(4.5*beta)",
+        jit="k_floor",
         mono=("incr",),
         schedule=True,
         interval=corners(math.floor),
@@ -426,6 +435,7 @@ BUILTINS: tuple[Builtin, ...] = (
         math.ceil,
         "smallest int >= x",
         "ceil(gap * (1 - s))",
+        jit="k_ceil",
         mono=("incr",),
         schedule=True,
         interval=corners(math.ceil),
@@ -437,6 +447,7 @@ BUILTINS: tuple[Builtin, ...] = (
         abs,
         "absolute value",
         "abs(delta(hist))",
+        jit="k_abs",
         mono=("none",),
         schedule=True,
         int_preserving=True,
@@ -450,6 +461,7 @@ BUILTINS: tuple[Builtin, ...] = (
         math.exp,
         "e to the x",
         "exp(beta)",
+        jit="k_exp",
         mono=("incr",),
         schedule=True,
         interval=corners(math.exp),
@@ -461,6 +473,7 @@ BUILTINS: tuple[Builtin, ...] = (
         math.log,
         "natural logarithm (x > 0)",
         "log(1 + beta)",
+        jit="k_log",
         mono=("incr",),
         schedule=True,
         domain="x > 0",
@@ -474,6 +487,7 @@ BUILTINS: tuple[Builtin, ...] = (
         math.sqrt,
         "square root (x >= 0)",
         "sqrt(beta)",
+        jit="k_sqrt",
         mono=("incr",),
         schedule=True,
         domain="x >= 0",
@@ -487,6 +501,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _sigmoid,
         "1 / (1 + e^-x)",
         "sigmoid(4*beta - 2)",
+        jit="k_sigmoid",
         mono=("incr",),
         schedule=True,
         interval=corners(_sigmoid),
@@ -498,6 +513,7 @@ BUILTINS: tuple[Builtin, ...] = (
         math.pow,
         "x to the power y (x >= 0)",
         "pow(64, beta)",
+        jit="k_pow",
         mono=("incr", "incr"),
         schedule=True,
         domain="x >= 0; incr in x needs y > 0, in y needs x >= 1",
@@ -512,6 +528,7 @@ BUILTINS: tuple[Builtin, ...] = (
         float,
         "as a float",
         "float(count(running))",
+        jit="k_float",
         mono=("incr",),
         schedule=True,
         interval=corners(float),
@@ -524,6 +541,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _winner,
         "most frequent answer; ties to the earliest first occurrence; none if empty",
         "winner(completed)",
+        jit="k_winner",
         cost="O(n)",
     ),
     Builtin(
@@ -533,6 +551,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda xs: vote_stats(xs)[1],
         "count of the most frequent answer",
         "top1(completed)",
+        jit="k_top1",
         cost="O(n)",
         interval=_upto_size_interval,
     ),
@@ -543,6 +562,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda xs: vote_stats(xs)[2],
         "count of the second most frequent answer (0 if only one)",
         "top2(completed)",
+        jit="k_top2",
         cost="O(n)",
         interval=_upto_size_interval,
     ),
@@ -553,6 +573,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _conf,
         "Beta-majority confidence beta_conf(top1, top2) of a list (0 if empty)",
         "conf(completed)",
+        jit="k_conf",
         cost="O(n)",
         interval=_unit_interval,
     ),
@@ -563,6 +584,7 @@ BUILTINS: tuple[Builtin, ...] = (
         beta_conf,
         "P(p > 1/2) under Beta(t1+1, t2+1), exact; 0 when t1 = 0",
         "beta_conf(3, 1)",
+        jit="k_beta_conf",
         mono=("incr", "decr"),
         interval=_unit_interval,
     ),
@@ -573,6 +595,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda xs: len(tally(xs)),
         "number of distinct answers",
         "distinct(recent(completed, 8))",
+        jit="k_distinct",
         cost="O(n)",
         interval=_upto_size_interval,
     ),
@@ -583,6 +606,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _count_of,
         "occurrences of an answer",
         "count_of(completed, w)",
+        jit="k_count_of",
         cost="O(n)",
         interval=_upto_size_interval,
     ),
@@ -593,6 +617,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _share,
         "fraction of the list equal to an answer",
         "share(answers(alive), w)",
+        jit="k_share",
         cost="O(n)",
         interval=_unit_interval,
     ),
@@ -603,6 +628,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _recent,
         "the last n answers of a list",
         "recent(completed, 8)",
+        jit="k_recent",
         cost="O(n)",
         interval=_recent_interval,
     ),
@@ -613,6 +639,7 @@ BUILTINS: tuple[Builtin, ...] = (
         len,
         "length of a list",
         "len(completed)",
+        jit="k_len",
         interval=_size_interval,
     ),
     Builtin(
@@ -622,6 +649,7 @@ BUILTINS: tuple[Builtin, ...] = (
         len,
         "length of a list",
         "count(completed)",
+        jit="k_len",
         interval=_size_interval,
     ),
     # -- branch sets --
@@ -632,6 +660,7 @@ BUILTINS: tuple[Builtin, ...] = (
         len,
         "number of branches in a set",
         "count(b in running where b.answer != w)",
+        jit="k_count_set",
         interval=_size_interval,
     ),
     Builtin(
@@ -641,6 +670,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda ctx, s: [ctx.latest[i] for i in s],
         "latest answers of a set's branches, in index order",
         "winner(answers(alive))",
+        jit="k_answers",
         cost="O(n)",
         needs_ctx=True,
         interval=_size_interval,
@@ -653,6 +683,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda ctx, s: _votes_from_pairs([(ctx.latest[i], 1.0) for i in s]),
         "one vote per branch for its latest answer (`none` casts no vote)",
         "votes(alive)",
+        jit="k_votes_set",
         cost="O(n)",
         needs_ctx=True,
     ),
@@ -664,6 +695,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "each branch votes for its latest answer with the given weight; weights add "
         "in branch order",
         "votes((b.finished ? 2.5 : 1.0) for b in alive)",
+        jit="k_votes_pairs",
         cost="O(n)",
         branch_keyed=True,
     ),
@@ -674,6 +706,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _votes_from_list,
         "one vote per list entry",
         "votes(completed)",
+        jit="k_votes_list",
         cost="O(n)",
     ),
     Builtin(
@@ -683,6 +716,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda v: _vote_top(v)[0],
         "answer with the largest weight; ties to the earliest voter; none if empty",
         "winner(votes(alive))",
+        jit="k_vwinner",
         cost="O(n)",
     ),
     Builtin(
@@ -692,6 +726,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda v: _vote_top(v)[1],
         "largest weight (0 if empty)",
         "top1(v)",
+        jit="k_vtop1",
         cost="O(n)",
     ),
     Builtin(
@@ -701,6 +736,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda v: _vote_top(v)[2],
         "second largest weight (0 with fewer than two answers)",
         "top2(v)",
+        jit="k_vtop2",
         cost="O(n)",
     ),
     Builtin(
@@ -710,6 +746,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda v: neumaier_sum(v.values()),
         "sum of all weights (compensated, in voting order)",
         "total(v)",
+        jit="k_vtotal",
         cost="O(n)",
     ),
     Builtin(
@@ -719,6 +756,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda v, a: v.get(a, 0.0),
         "weight of one answer (0 if absent)",
         "weight_of(v, w)",
+        jit="k_weight_of",
     ),
     # -- aggregates over `expr for b in SET` --
     Builtin(
@@ -728,6 +766,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _sum,
         "sum (compensated for floats); 0 if empty",
         "sum(b.spent for b in opened)",
+        jit="k_sum_f",
         cost="O(n)",
         int_preserving=True,
         interval=_gen_sum_interval,
@@ -739,6 +778,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _mean,
         "mean; 0 if empty",
         "mean(b.reads for b in running)",
+        jit="k_mean",
         cost="O(n)",
         interval=_gen_pick_interval,
     ),
@@ -749,6 +789,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _min,
         "smallest value; 0 if empty",
         "min(b.reads for b in running)",
+        jit="k_gmin",
         cost="O(n)",
         int_preserving=True,
         interval=_gen_pick_interval,
@@ -760,6 +801,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _max,
         "largest value; 0 if empty",
         "max(b.reads for b in running)",
+        jit="k_gmax",
         cost="O(n)",
         int_preserving=True,
         interval=_gen_pick_interval,
@@ -771,6 +813,7 @@ BUILTINS: tuple[Builtin, ...] = (
         any,
         "true if some value is true",
         "any(b.answer == w for b in running)",
+        jit="k_any",
         cost="O(n)",
     ),
     Builtin(
@@ -780,6 +823,7 @@ BUILTINS: tuple[Builtin, ...] = (
         all,
         "true if every value is true (true if empty)",
         "all(b.finished for b in alive)",
+        jit="k_all",
         cost="O(n)",
     ),
     # -- windows --
@@ -790,6 +834,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _push,
         "append to a window, dropping the oldest entry when full",
         "push(hist, ema)",
+        jit="k_push",
         effect=True,
     ),
     Builtin(
@@ -799,6 +844,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _set_last,
         "overwrite the newest entry (no-op when empty)",
         "set_last(hist, ema)",
+        jit="k_set_last",
         effect=True,
     ),
     Builtin(
@@ -808,6 +854,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda w: w.items[0] if w.items else 0.0,
         "oldest entry (0 if empty)",
         "first(hist)",
+        jit="k_wfirst",
     ),
     Builtin(
         "last",
@@ -816,6 +863,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda w: w.items[-1] if w.items else 0.0,
         "newest entry (0 if empty)",
         "last(hist)",
+        jit="k_wlast",
     ),
     Builtin(
         "delta",
@@ -824,6 +872,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _delta,
         "newest minus oldest (0 with fewer than 2)",
         "delta(hist) >= -slack",
+        jit="k_wdelta",
     ),
     Builtin(
         "len",
@@ -832,6 +881,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda w: len(w.items),
         "number of entries",
         "len(hist)",
+        jit="k_wlen",
         interval=_size_interval,
     ),
     Builtin(
@@ -841,6 +891,7 @@ BUILTINS: tuple[Builtin, ...] = (
         lambda w: _mean(w.items),
         "mean of the entries (0 if empty)",
         "mean(hist)",
+        jit="k_wmean",
         cost="O(n)",
     ),
 )

@@ -79,9 +79,32 @@ class ProgramRunner:
         seeds: Sequence[int] = DEFAULT_SEEDS,
         *,
         traces: list[list[dict[str, Any]]] | None = None,
+        backend: str | None = None,
     ) -> Evaluation:
         """Evaluate on `store` under the protocol; with `traces`, also append
-        one event list per episode (in evaluation order)."""
+        one event list per episode (in evaluation order, reference backend).
+
+        `backend` picks the engine (`autotts_dsl.jit.backend.BACKENDS`;
+        default: `$TTS_DSL_BACKEND`, else `auto`). Every backend gives the
+        reference interpreter's results, episode for episode."""
+        if traces is None:
+            from .jit import backend as jit_backend
+
+            chosen = backend or jit_backend.default_backend()
+            if chosen != "reference":
+                return jit_backend.evaluate(self, store, beta, params, seeds, backend=chosen)
+        return self.evaluate_reference(store, beta, params, seeds, traces=traces)
+
+    def evaluate_reference(
+        self,
+        store: ReplayStore,
+        beta: float,
+        params: Mapping[str, Any] | None = None,
+        seeds: Sequence[int] = DEFAULT_SEEDS,
+        *,
+        traces: list[list[dict[str, Any]]] | None = None,
+    ) -> Evaluation:
+        """The reference interpreter: `run_episode` on every episode."""
         prog = self.compile(beta, params, tracing=traces is not None)
         n_q = len(store.questions)
         done = 0  # episodes run so far: evaluation order is seed-major

@@ -193,12 +193,16 @@ def bench_ratio(shared: Path, store_path: Path, beta: float, n_seeds: int, repea
         best_dsl = min(best_dsl, time.perf_counter() - t0)
     assert seed_ev is not None and dsl is not None
     # Episode by episode, with the reference interpreter the evaluator wraps.
-    ref = runner.evaluate(store, beta, {}, seeds)
+    t0 = time.perf_counter()
+    ref = runner.evaluate(store, beta, {}, seeds, backend="reference")
+    ref_seconds = time.perf_counter() - t0
+    fast = runner.evaluate(store, beta, {}, seeds)
     same_summary = (dsl.accuracy, dsl.avg_tokens) == (seed_ev.accuracy, seed_ev.avg_tokens)
-    same_episodes = bool(
-        (ref.answer == seed_ev.answer).all()
-        and (ref.cost == seed_ev.cost).all()
-        and (ref.correct == seed_ev.correct).all()
+    same_episodes = all(
+        bool((ev.answer == seed_ev.answer).all())
+        and bool((ev.cost == seed_ev.cost).all())
+        and bool((ev.correct == seed_ev.correct).all())
+        for ev in (ref, fast)
     )
     print()
     print(f"   {'controller':<44}{'seconds':>9}{'accuracy':>10}{'avg_tokens':>12}")
@@ -210,6 +214,12 @@ def bench_ratio(shared: Path, store_path: Path, beta: float, n_seeds: int, repea
         f"   {'DSL cmc.tts via sweep evaluate_cell':<44}{best_dsl:>9.3f}"
         f"{dsl.accuracy:>10.2f}{dsl.avg_tokens:>12d}"
     )
+    print(
+        f"   {'DSL cmc.tts, reference interpreter':<44}{ref_seconds:>9.3f}"
+        f"{ref.accuracy:>10.2f}{ref.avg_tokens:>12d}"
+    )
+    print(f"   backend of evaluate_cell: {fast.backend}; episodes replayed by the reference: "
+          f"{fast.reruns}")
     print()
     print(f"   identical summary: {same_summary}; identical episodes: {same_episodes}")
     ratio = best_seed / best_dsl

@@ -41,6 +41,9 @@ class Evaluation:
     opened: npt.NDArray[np.int32]
     reads: npt.NDArray[np.int64]
     wall_seconds: float
+    # Episodes a compiled backend handed back to the reference interpreter.
+    reruns: int = 0
+    backend: str = "reference"
 
     @property
     def seed_column(self) -> npt.NDArray[np.int64]:
