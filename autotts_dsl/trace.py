@@ -14,7 +14,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from .replay.store import NO_ANSWER
+from .replay.protocol import Evaluation
+from .replay.store import NO_ANSWER, ReplayStore
 from .runtime import AnswerRef
 
 TraceLevel = Literal["off", "actions", "full"]
@@ -108,3 +109,28 @@ def episode_record(
 
 def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+def evaluation_records(
+    store: ReplayStore, ev: Evaluation, traces: Sequence[list[dict[str, Any]]], level: TraceLevel
+) -> list[str]:
+    """One JSONL line per episode of a traced evaluation (evaluation order)."""
+    seed_col = ev.seed_column
+    q_col = ev.question_column
+    return [
+        dumps(
+            episode_record(
+                store=store.name,
+                seed=int(seed_col[e]),
+                question=int(q_col[e]),
+                answer=store.answer_text(int(ev.answer[e])),
+                correct=bool(ev.correct[e]),
+                cost=int(ev.cost[e]),
+                seq_cost=int(ev.seq_cost[e]),
+                events=events,
+                level=level,
+                vocab=store.vocab,
+            )
+        )
+        for e, events in enumerate(traces)
+    ]

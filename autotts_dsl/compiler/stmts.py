@@ -64,6 +64,13 @@ class StmtCompiler(TracingCompiler):
         )
         if t is None:
             return _noop
+        if t is T.ANSWERS:
+            # A value, not an alias: `let xs = completed` must not grow later.
+
+            def run_copy(c: Ctx) -> None:
+                c.locals[slot] = list(fn(c))
+
+            return run_copy
 
         def run(c: Ctx) -> None:
             c.locals[slot] = fn(c)

@@ -334,12 +334,12 @@ def _run(
         si, qi = divmod(e, n_q)
         ep = Episode(store.questions[qi], seeds[si])
         try:
-            answer = run_episode(compiled, ep)
+            replayed = run_episode(compiled, ep)
         except RuntimeFault as fault:
             raise EpisodeFault(
                 fault.message, fault.span, runner.path, store.name, qi, seeds[si]
             ) from None
-        out[e] = (0, answer, ep.cost, ep.seq_cost, ep.opened, ep.total_reads)
+        out[e] = (0, replayed, ep.cost, ep.seq_cost, ep.opened, ep.total_reads)
     answer = out[:, 1].astype(np.int32)
     gold = np.tile(d.gold, len(seeds))
     return Evaluation(

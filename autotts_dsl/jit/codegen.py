@@ -141,7 +141,9 @@ class CodeGen:
         self.layout.consts.append(ConstSlot(bank, index, kind, name, expr, typ))
         return f"C{bank.upper()}[{index}]"
 
-    def const_code(self, bank_type: T, kind: ConstKind, name: str = "", expr: ast.Expr | None = None) -> str:
+    def const_code(
+        self, bank_type: T, kind: ConstKind, name: str = "", expr: ast.Expr | None = None
+    ) -> str:
         if bank_type is T.FLOAT:
             return self.slot("f", kind, name, expr, T.FLOAT)
         code = self.slot("i", kind, name, expr, bank_type)
@@ -291,12 +293,12 @@ class CodeGen:
         lc, lt = self.expr(e.left, scope, em)
         rc, rt = self.expr(e.right, scope, em)
         result = T.FLOAT if e.op == "/" else unify_numeric(lt, rt)
-        if e.op in ("/", "//", "%"):
-            if not (isinstance(e.right, (ast.IntLit, ast.FloatLit)) and e.right.value != 0):
-                d = self.tmp("d")
-                em.emit(f"{d} = {rc}")
-                em.emit(f"if {d} == 0: raise Rerun()")
-                rc = d
+        literal_divisor = isinstance(e.right, (ast.IntLit, ast.FloatLit)) and e.right.value != 0
+        if e.op in ("/", "//", "%") and not literal_divisor:
+            d = self.tmp("d")
+            em.emit(f"{d} = {rc}")
+            em.emit(f"if {d} == 0: raise Rerun()")
+            rc = d
         return f"({lc} {e.op} {rc})", result
 
     def expr_Compare(self, e: ast.Compare, scope: _Scope, em: Emitter) -> tuple[str, T]:
@@ -544,7 +546,7 @@ class CodeGen:
     def stmt_AssignVar(self, s: ast.AssignVar, scope: _Scope, em: Emitter) -> None:
         v = self.lookup(scope, s.name)
         assert v is not None and v.kind == "state"
-        code, t = self.expr(s.value, scope, em)
+        code, _ = self.expr(s.value, scope, em)
         if v.type is T.FLOAT:
             code = f"float({code})"
         em.emit(f"{v.code} = {code}")
@@ -837,7 +839,7 @@ import numpy as np
 {njit}from autotts_dsl.jit.kernels import *  # the kernels and Rerun
 '''
 
-_DRIVER = '''{deco}def run_cell(ORD, QU, CI, CF, PR, NP, TK, FN, NB, IV, BT, V, OUT):
+_DRIVER = """{deco}def run_cell(ORD, QU, CI, CF, PR, NP, TK, FN, NB, IV, BT, V, OUT):
     n_q = PR.shape[0]
     W = max(1, PR.shape[1])
     reads = np.zeros(W, np.int64)
@@ -857,8 +859,10 @@ _DRIVER = '''{deco}def run_cell(ORD, QU, CI, CF, PR, NP, TK, FN, NB, IV, BT, V, 
         q = e % n_q
         OUT[e, 0] = 1
         try:
-            a, c, s, o = episode(q, ORD[si, QU[q]], NB[q], IV[q], CI, CF, PR, NP, TK, FN, TW,
-                                 WI, WF, VM, WIN, reads, spent, fin, pru, latest, batch, comp{fields})
+            a, c, s, o = episode(
+                q, ORD[si, QU[q]], NB[q], IV[q], CI, CF, PR, NP, TK, FN, TW, WI, WF, VM, WIN,
+                reads, spent, fin, pru, latest, batch, comp{fields}
+            )
         except {catch}:
             continue
         r = 0
@@ -870,7 +874,7 @@ _DRIVER = '''{deco}def run_cell(ORD, QU, CI, CF, PR, NP, TK, FN, NB, IV, BT, V, 
         OUT[e, 3] = s
         OUT[e, 4] = o
         OUT[e, 5] = r
-'''
+"""
 
 
 def generate(program: ast.Program, *, jit: bool) -> tuple[str, Layout]:
@@ -879,4 +883,3 @@ def generate(program: ast.Program, *, jit: bool) -> tuple[str, Layout]:
     gen = CodeGen(program)
     source = gen.generate(jit=jit)
     return source, gen.layout
-

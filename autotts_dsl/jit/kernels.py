@@ -1,3 +1,5 @@
+# mypy: disable-error-code="no-any-return"
+# (kernels index untyped arrays: numba, not mypy, types them)
 """Run-time kernels of the compiled backend.
 
 Plain Python written in the subset numba compiles: the same functions run
@@ -91,14 +93,14 @@ def k_round_n(x: float, n: int) -> float:
 def k_floor(x: float) -> int:
     if not math.isfinite(x):
         raise Rerun()
-    return int(math.floor(x))
+    return int(math.floor(x))  # noqa: RUF046 - numba types floor() as float
 
 
 @kernel
 def k_ceil(x: float) -> int:
     if not math.isfinite(x):
         raise Rerun()
-    return int(math.ceil(x))
+    return int(math.ceil(x))  # noqa: RUF046 - numba types ceil() as float
 
 
 @kernel
@@ -420,7 +422,7 @@ def k_gmax(tw: Any, xs: Any) -> Any:
 
 @kernel
 def k_any(tw: Any, xs: Any) -> bool:
-    for j in range(xs.shape[0]):
+    for j in range(xs.shape[0]):  # noqa: SIM110 - a plain loop compiles to plain code
         if xs[j] != 0:
             return True
     return False
@@ -428,7 +430,7 @@ def k_any(tw: Any, xs: Any) -> bool:
 
 @kernel
 def k_all(tw: Any, xs: Any) -> bool:
-    for j in range(xs.shape[0]):
+    for j in range(xs.shape[0]):  # noqa: SIM110 - a plain loop compiles to plain code
         if xs[j] == 0:
             return False
     return True
