@@ -9,6 +9,9 @@ Prints three tables (and exits non-zero if the DSL and the seed disagree):
 2. **Scaling** — one core, `cmc` at one β on simulated stores
    (`autotts_dsl.replay.synthetic.simulate_store`): time against the number
    of questions, of seeds and of branches per question (up to 1024).
+4. **Start-up** — the one-off cost of the compiled backend, in fresh
+   processes: first use with empty caches (numba compiles the kernels and
+   the program), then with the caches warm (machine code loaded from disk).
 3. **Ratio** — one core (pinned), same store / β / seeds: the seed's Python
    CMC (cut out of ../shared/seeds/autotts-readme.txt at run time) through the
    AutoTTS compatibility adapter vs. the DSL `cmc` through the sweep's
@@ -39,6 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from autotts_dsl.jit.backend import BACKEND_ENV  # noqa: E402
 from autotts_dsl.programs import load_program  # noqa: E402
 from autotts_dsl.replay import registry  # noqa: E402
 from autotts_dsl.replay.compat import evaluate_autotts  # noqa: E402
@@ -129,9 +133,9 @@ def bench_scaling(beta: float) -> None:
     print(f"== 2. Scaling (one core, cmc at β = {beta:g}, simulated stores)")
     print(f"   load average: {load_avg()}")
     runs: list[tuple[str, int, int, int]] = []
-    runs += [("questions", q, 128, 10) for q in (10, 20, 40, 80)]
-    runs += [("seeds", 30, 128, s) for s in (5, 10, 20, 40)]
-    runs += [("branches/question", 10, b, 10) for b in (64, 128, 256, 512, 1024)]
+    runs += [("questions", q, 128, 50) for q in (30, 60, 120, 240)]
+    runs += [("seeds", 30, 128, s) for s in (50, 100, 200, 400)]
+    runs += [("branches/question", 30, b, 50) for b in (64, 128, 256, 512, 1024)]
     print()
     print(
         f"   {'varying':<19}{'questions':>10}{'branches':>10}{'seeds':>7}{'episodes':>10}"
@@ -218,14 +222,57 @@ def bench_ratio(shared: Path, store_path: Path, beta: float, n_seeds: int, repea
         f"   {'DSL cmc.tts, reference interpreter':<44}{ref_seconds:>9.3f}"
         f"{ref.accuracy:>10.2f}{ref.avg_tokens:>12d}"
     )
-    print(f"   backend of evaluate_cell: {fast.backend}; episodes replayed by the reference: "
-          f"{fast.reruns}")
+    print(
+        f"   backend of evaluate_cell: {fast.backend}; episodes replayed by the reference: "
+        f"{fast.reruns}"
+    )
     print()
     print(f"   identical summary: {same_summary}; identical episodes: {same_episodes}")
     ratio = best_seed / best_dsl
     print(f"   speed ratio (seed time / DSL time): {ratio:.2f}×  (target >= 10×)")
     print()
     return same_summary and same_episodes
+
+
+# ---------------------------------------------------------------------------
+# 4. Start-up of the compiled backend
+
+_STARTUP = """
+import time
+t0 = time.perf_counter()
+from autotts_dsl.programs import load_program
+from autotts_dsl.replay import registry
+store = registry.resolve_store("default")
+runner = load_program("cmc")
+t1 = time.perf_counter()
+ev = runner.evaluate(store, 0.5, seeds=range(1), backend="numba")
+t2 = time.perf_counter()
+runner.evaluate(store, 0.7, seeds=range(1), backend="numba")
+t3 = time.perf_counter()
+print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.4f}")
+"""
+
+
+def bench_startup() -> None:
+    import subprocess
+
+    print("== 4. Start-up of the compiled backend (fresh processes, cmc, default store)")
+    print(f"   load average: {load_avg()}")
+    print()
+    print(f"   {'caches':<10}{'imports+load s':>16}{'first evaluate s':>18}{'next β s':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "TTS_DSL_CACHE": tmp, "NUMBA_CACHE_DIR": tmp}
+        for label in ("empty", "warm"):
+            done = subprocess.run(
+                [sys.executable, "-c", _STARTUP], env=env, capture_output=True, text=True
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"error: start-up probe failed:\n{done.stderr}")
+            load, first, nxt = (float(x) for x in done.stdout.split())
+            print(f"   {label:<10}{load:>16.2f}{first:>18.2f}{nxt:>10.4f}")
+    print("   (the first evaluate includes compiling or loading machine code; a new β")
+    print("    reuses it: knobs are run-time constants)")
+    print()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,10 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--skip-matrix", action="store_true")
     p.add_argument("--skip-scaling", action="store_true")
     p.add_argument("--skip-ratio", action="store_true")
+    p.add_argument("--skip-startup", action="store_true")
     args = p.parse_args(argv)
     if args.jobs < 1 or args.seeds < 1 or args.repeat < 1:
         p.error("--jobs, --seeds and --repeat must be >= 1")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus\n")
+    # The DSL side runs on the compiled backend unless told otherwise (the
+    # `auto` default would leave the first 10,000 episodes to the reference).
+    os.environ.setdefault(BACKEND_ENV, "numba")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+    print(f"DSL backend: {os.environ[BACKEND_ENV]} (set {BACKEND_ENV} to compare)\n")
     ok = True
     if not args.skip_matrix:  # first: it needs every core (later sections pin to one)
         bench_matrix(shared, args.jobs, args.seeds)
@@ -255,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_scaling(args.beta)
     if not args.skip_ratio:
         ok = bench_ratio(shared, args.store, args.beta, args.seeds, args.repeat)
+    if not args.skip_startup:
+        bench_startup()
     if not ok:
         print("error: the DSL and the seed CMC disagree", file=sys.stderr)
         return 1

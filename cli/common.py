@@ -11,6 +11,7 @@ from rich.console import Console
 
 from ..diagnostics import DiagnosticError
 from ..interpreter import ProgramRunner
+from ..jit.backend import BACKENDS
 from ..programs import ProgramNotFound, load_program
 from ..replay.protocol import DEFAULT_SEEDS
 from ..replay.store import ReplayStore, StoreError
@@ -111,3 +112,16 @@ def compile_or_exit(runner: ProgramRunner, beta: float, params: dict[str, Any]) 
     except DiagnosticError as exc:
         print_diagnostics(exc)
         raise CliError(f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run") from None
+
+
+def add_backend_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="engine (all give identical results): numba (compiled; a few seconds to "
+        "compile a program the first time, cached on disk), reference (the interpreter), "
+        "python (generated code, interpreted; for debugging), auto (numba once compiling pays "
+        "off or when already compiled, else reference). Default: $TTS_DSL_BACKEND or auto. "
+        "--trace always uses the reference",
+    )

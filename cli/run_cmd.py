@@ -12,12 +12,14 @@ from rich.table import Table
 
 from ..interpreter import ProgramRunner
 from ..io_atomic import atomic_write_lines
+from ..jit.backend import BackendError
 from ..programs import load_program
 from ..replay.protocol import Evaluation
 from ..replay.store import ReplayStore
 from ..runtime import EpisodeFault
-from ..trace import TRACE_LEVELS, TraceLevel, dumps, episode_record
+from ..trace import TRACE_LEVELS, TraceLevel, evaluation_records
 from .common import (
+    add_backend_argument,
     compile_or_exit,
     load_program_or_exit,
     load_stores,
@@ -63,6 +65,7 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="skip the SC@64 reference run used for the relative-token column",
     )
+    add_backend_argument(p)
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.set_defaults(handler=run)
 
@@ -102,36 +105,22 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     records: list[str] = []
     sc_cache: dict[str, int] = {}
+    engines: set[str] = set()
     for store in stores:
         traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
         started = time.perf_counter()
         try:
-            ev = runner.evaluate(store, beta, params, seeds, traces=traces)
+            ev = runner.evaluate(store, beta, params, seeds, traces=traces, backend=args.backend)
         except EpisodeFault as fault:
             raise CliError(f"run-time error: {fault}") from None
+        except BackendError as exc:
+            raise CliError(str(exc)) from None
         wall = time.perf_counter() - started
         sc64 = None if args.no_baseline else _sc64_tokens(store, seeds, sc_cache)
         rows.append(_row(store, ev, sc64, wall))
         if traces is not None:
-            seed_col = ev.seed_column
-            q_col = ev.question_column
-            for e, events in enumerate(traces):
-                records.append(
-                    dumps(
-                        episode_record(
-                            store=store.name,
-                            seed=int(seed_col[e]),
-                            question=int(q_col[e]),
-                            answer=store.answer_text(int(ev.answer[e])),
-                            correct=bool(ev.correct[e]),
-                            cost=int(ev.cost[e]),
-                            seq_cost=int(ev.seq_cost[e]),
-                            events=events,
-                            level=level,
-                            vocab=store.vocab,
-                        )
-                    )
-                )
+            records.extend(evaluation_records(store, ev, traces, level))
+        engines.add(ev.backend if not ev.reruns else f"{ev.backend} ({ev.reruns} replayed)")
     if args.trace:
         try:
             atomic_write_lines(args.trace, records)
@@ -146,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                     "beta": beta,
                     "params": {k: knobs[k] for k in params},  # typed, as the program read them
                     "knobs": knobs,
+                    "engine": sorted(engines),
                     "results": rows,
                     "total": _total(rows),
                 },
@@ -154,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     _print_table(runner, beta, knobs, rows, args.trace)
+    Console(highlight=False).print(f"[dim]engine: {', '.join(sorted(engines))}[/]")
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,8 +34,10 @@ from rich.table import Table
 
 from ..diagnostics import DiagnosticError, did_you_mean
 from ..interpreter import ProgramRunner
+from ..jit.backend import BACKEND_ENV
 from ..programs import load_program
 from ..replay.store import StoreError
+from ..runtime import EpisodeFault
 from ..sweep.cache import CACHE_FILE, CacheError, CellMetrics, ResultCache
 from ..sweep.grid import (
     Cell,
@@ -67,7 +70,10 @@ from ..sweep.results import (
     write_tidy_csv,
 )
 from ..sweep.runner import Outcome, SweepStats, default_jobs, run_sweep
+from ..sweep.traces import TRACES_DIR, write_cell_traces
+from ..trace import TRACE_LEVELS, TraceLevel
 from .common import (
+    add_backend_argument,
     int_at_least,
     load_program_or_exit,
     parse_seeds,
@@ -141,6 +147,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--fresh", action="store_true", help="recompute every cell, replacing cached results"
     )
+    p.add_argument(
+        "--traces",
+        action="store_true",
+        help="also write OUT/traces/<program>/<store>/beta_<B>.jsonl per cell (the reference "
+        "interpreter replays each cell with tracing; existing files are kept)",
+    )
+    p.add_argument(
+        "--trace-level",
+        choices=TRACE_LEVELS,
+        default="actions",
+        help="with --traces: actions (actions and guards that fired) or full (every guard)",
+    )
+    add_backend_argument(p)
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.set_defaults(handler=run)
 
@@ -312,6 +331,10 @@ def run(args: argparse.Namespace) -> int:
     except GridError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     seeds = parse_seeds(args.seeds)
+    if args.backend:
+        # Workers inherit the environment; results do not depend on the engine,
+        # so cached cells stay valid whichever engine computed them.
+        os.environ[BACKEND_ENV] = args.backend
     items = _parse_param_items(args.param)
     programs = load_programs(args.programs)
     overrides = assign_params(programs, items)
@@ -357,6 +380,12 @@ def run(args: argparse.Namespace) -> int:
     for key, text in stats.errors.items():
         cell = next(c for c in cells if c.key == key)
         err.print(f"[bold red]error:[/] {escape(_cell_text(cell))}: {escape(text)}", markup=True)
+    if args.traces and not stats.failed:
+        swept = [c for c in cells if c.role == "sweep"]  # not the SC@64 reference or baselines
+        traced = _write_traces(out_dir, swept, args.trace_level, err)
+        if traced is None:
+            return 130
+        files += traced
     if args.json:
         print(json.dumps(_json(stats, files, per_store, per_program), indent=2))
     else:
@@ -375,6 +404,37 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _write_traces(
+    out_dir: Path, cells: Sequence[Cell], level: TraceLevel, err: Console
+) -> list[Path] | None:
+    """Trace files for every cell; None when interrupted (finished files stay)."""
+    done = 0
+    with Progress(
+        TextColumn("traces"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as bar:
+        task = bar.add_task("traces", total=len(cells))
+
+        def advance(cell: Cell, written: bool) -> None:
+            nonlocal done
+            done += 1
+            bar.advance(task)
+
+        try:
+            paths = write_cell_traces(out_dir, cells, level, on_cell=advance)
+        except KeyboardInterrupt:
+            err.print(
+                f"interrupted: {done} of {len(cells)} trace files are complete under "
+                f"{out_dir / TRACES_DIR}; run the same command again to write the rest",
+                markup=False,
+            )
+            return None
+        except EpisodeFault as fault:
+            raise CliError(f"run-time error while tracing: {fault}") from None
+        except OSError as exc:
+            raise CliError(f"{out_dir}: cannot write traces: {exc.strerror or exc}") from None
+    return sorted({p.parent.parent.parent for p in paths})
 
 
 def _plots(rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool) -> list[Path]:

@@ -34,12 +34,20 @@ def runner(name: str) -> ProgramRunner:
     return _RUNNERS[name]
 
 
-def check_rows(rows: pd.DataFrame, shared_store: StoreLoader) -> None:
+# Both engines must reproduce the published numbers: the compiled backend
+# (what users get by default) and the reference interpreter (the semantics).
+BACKENDS = ["numba", "reference"]
+
+
+def check_rows(rows: pd.DataFrame, shared_store: StoreLoader, backend: str) -> None:
     assert len(rows) > 0
     mismatches = []
     for row in rows.itertuples():
         beta = float(row.beta)
-        ev = runner(str(row.controller)).evaluate(shared_store(str(row.model), "aime24"), beta)
+        ev = runner(str(row.controller)).evaluate(
+            shared_store(str(row.model), "aime24"), beta, backend=backend
+        )
+        assert ev.backend == backend and ev.reruns == 0
         got = (ev.accuracy, ev.avg_tokens)
         want = (float(row.accuracy), int(row.avg_tokens))
         if got != want:
@@ -68,17 +76,19 @@ FAST_ROWS = [
 
 @pytest.mark.shared
 @pytest.mark.parametrize(("controller", "model", "beta"), FAST_ROWS)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_discovered_row_fast(
     controller: str,
     model: str,
     beta: float,
     discovery_aime24: pd.DataFrame,
     shared_store: StoreLoader,
+    backend: str,
 ) -> None:
     rows = select(discovery_aime24, controller, model)
     rows = rows[rows.beta == beta]
     assert len(rows) == 1
-    check_rows(rows, shared_store)
+    check_rows(rows, shared_store, backend)
 
 
 @pytest.mark.shared
@@ -96,9 +106,14 @@ def test_discovery_table_has_220_rows(discovery_aime24: pd.DataFrame) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("controller", CONTROLLERS)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_discovered_rows_all(
-    controller: str, model: str, discovery_aime24: pd.DataFrame, shared_store: StoreLoader
+    controller: str,
+    model: str,
+    discovery_aime24: pd.DataFrame,
+    shared_store: StoreLoader,
+    backend: str,
 ) -> None:
     rows = select(discovery_aime24, controller, model)
     assert len(rows) == len(BETAS)
-    check_rows(rows, shared_store)
+    check_rows(rows, shared_store, backend)

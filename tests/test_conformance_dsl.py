@@ -17,6 +17,7 @@ import pytest
 from autotts_dsl.interpreter import ProgramRunner
 from autotts_dsl.programs import load_program
 from autotts_dsl.replay.compat import evaluate_autotts
+from autotts_dsl.replay.protocol import Evaluation
 from autotts_dsl.replay.store import ReplayStore
 from tests.support.shared import DATASETS, MODELS
 
@@ -42,14 +43,20 @@ def row_config(params: str) -> tuple[float, dict[str, Any]]:
     return beta, dict(kv)
 
 
-def check_rows(rows: pd.DataFrame, shared_store: StoreLoader) -> None:
+# Both engines must reproduce the published numbers: the compiled backend
+# (what users get by default) and the reference interpreter (the semantics).
+BACKENDS = ["numba", "reference"]
+
+
+def check_rows(rows: pd.DataFrame, shared_store: StoreLoader, backend: str) -> None:
     assert len(rows) > 0
     mismatches = []
     for row in rows.itertuples():
         beta, params = row_config(str(row.params))
         ev = runner(str(row.controller)).evaluate(
-            shared_store(str(row.model), "aime24"), beta, params
+            shared_store(str(row.model), "aime24"), beta, params, backend=backend
         )
+        assert ev.backend == backend and ev.reruns == 0
         got = (ev.accuracy, ev.avg_tokens)
         want = (float(row.accuracy), int(row.avg_tokens))
         if got != want:
@@ -73,12 +80,14 @@ FAST_ROWS = [
 
 @pytest.mark.shared
 @pytest.mark.parametrize(("model", "controller", "params"), FAST_ROWS)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_published_row_fast(
     model: str,
     controller: str,
     params: str,
     published_aime24: pd.DataFrame,
     shared_store: StoreLoader,
+    backend: str,
 ) -> None:
     rows = published_aime24[
         (published_aime24.model == model)
@@ -86,7 +95,7 @@ def test_published_row_fast(
         & (published_aime24.params == params)
     ]
     assert len(rows) == 1
-    check_rows(rows, shared_store)
+    check_rows(rows, shared_store, backend)
 
 
 @pytest.mark.shared
@@ -100,20 +109,36 @@ def test_published_table_has_104_rows(published_aime24: pd.DataFrame) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("controller", CONTROLLERS)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_published_rows_all(
-    controller: str, model: str, published_aime24: pd.DataFrame, shared_store: StoreLoader
+    controller: str,
+    model: str,
+    published_aime24: pd.DataFrame,
+    shared_store: StoreLoader,
+    backend: str,
 ) -> None:
     rows = published_aime24[
         (published_aime24.model == model) & (published_aime24.controller == controller)
     ]
-    check_rows(rows, shared_store)
+    check_rows(rows, shared_store, backend)
 
 
 def assert_same_episodes(
     store: ReplayStore, beta: float, seed_cmc_class: type, seeds: range
 ) -> None:
-    dsl = runner("cmc").evaluate(store, beta, seeds=seeds)
     ref = evaluate_autotts(store, seed_cmc_class({"beta": beta}), seeds)
+    engines = []
+    for backend in BACKENDS:
+        dsl = runner("cmc").evaluate(store, beta, seeds=seeds, backend=backend)
+        assert dsl.backend == backend and dsl.reruns == 0
+        assert_same(store, beta, dsl, ref)
+        engines.append(dsl)
+    fast, slow = engines
+    for column in ("answer", "cost", "seq_cost", "opened", "reads"):
+        assert np.array_equal(getattr(fast, column), getattr(slow, column)), column
+
+
+def assert_same(store: ReplayStore, beta: float, dsl: Evaluation, ref: Evaluation) -> None:
     diff = np.flatnonzero((dsl.answer != ref.answer) | (dsl.cost != ref.cost))
     assert diff.size == 0, (
         f"{store.name} β={beta}: {diff.size} episodes differ, first at episode {diff[0]} "

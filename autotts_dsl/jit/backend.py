@@ -15,6 +15,7 @@ importable and the program is covered, else reference).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -89,6 +90,7 @@ def cache_dir() -> Path:
     return path
 
 
+@functools.cache
 def _kernels_fingerprint() -> str:
     import numba
 
@@ -124,16 +126,32 @@ def kernel_for(program: ast.Program, *, jit: bool) -> Kernel:
     return got
 
 
+_SOURCES: dict[tuple[str, bool], tuple[str, Layout]] = {}
+
+
+def _source_for(program: ast.Program, *, jit: bool) -> tuple[str, Layout]:
+    """The generated module text (stamped with the kernels' version) and layout."""
+    key = (repr(program), jit)
+    got = _SOURCES.get(key)
+    if got is None:
+        source, layout = generate(program, jit=jit)
+        got = _SOURCES[key] = (f"# kernels {_kernels_fingerprint()}\n" + source, layout)
+    return got
+
+
+def _module_path(source: str, layout: Layout) -> Path:
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    return cache_dir() / f"tts_dsl_gen_{digest}.py"
+
+
 def _load(program: ast.Program, jit: bool) -> Kernel:
-    source, layout = generate(program, jit=jit)
-    stamp = f"# kernels {_kernels_fingerprint()}\n"
-    digest = hashlib.sha256((stamp + source).encode()).hexdigest()[:24]
-    name = f"tts_dsl_gen_{digest}"
-    path = cache_dir() / f"{name}.py"
+    source, layout = _source_for(program, jit=jit)
+    path = _module_path(source, layout)
+    name = path.stem
     if not path.exists():
         # Written whole then renamed: concurrent workers never see half a file.
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(stamp + source, encoding="utf-8")
+        tmp.write_text(source, encoding="utf-8")
         os.replace(tmp, path)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -141,6 +159,42 @@ def _load(program: ast.Program, jit: bool) -> Kernel:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return Kernel(module, layout, jit, path)
+
+
+# ---------------------------------------------------------------- when `auto` compiles
+
+AUTO_COMPILE_AFTER = 10_000
+"""Episodes of one program the `auto` backend leaves to the reference in a
+process before compiling it. Compiling a program takes a few seconds (about
+what the reference needs for 3,000-5,000 CMC episodes), so one-off small
+evaluations, such as a search's many short-lived candidates, are cheaper on
+the reference; repeated or large ones (sweeps) compile. A program whose
+machine code is already on disk is always run compiled."""
+
+_AUTO_EPISODES: dict[str, int] = {}
+
+
+def _worth_compiling(program: ast.Program, episodes: int) -> bool:
+    key = repr(program)
+    if not numba_available():
+        return False
+    got = _KERNELS.get((key, True))
+    if got is not None:
+        return not isinstance(got, Unsupported)
+    if is_compiled_on_disk(program):
+        return True
+    seen = _AUTO_EPISODES.get(key, 0) + episodes
+    _AUTO_EPISODES[key] = seen
+    return seen >= AUTO_COMPILE_AFTER
+
+
+def is_compiled_on_disk(program: ast.Program) -> bool:
+    """Has numba cached this program's machine code (so loading it is cheap)?"""
+    try:
+        path = _module_path(*_source_for(program, jit=True))
+    except Unsupported:
+        return False
+    return any((path.parent / "__pycache__").glob(f"{path.stem}.run_cell-*.nbi"))
 
 
 # ---------------------------------------------------------------- per-β constants
@@ -284,6 +338,8 @@ def evaluate(
         return runner.evaluate_reference(store, beta, params, seeds)
     if backend == "numba" and not numba_available():
         raise BackendError("the numba backend needs the `numba` package")
+    if backend == "auto" and not _worth_compiling(runner.program, len(seeds) * len(store)):
+        return runner.evaluate_reference(store, beta, params, seeds)
     try:
         kern = kernel_for(runner.program, jit=backend != "python")
         ci, cf = constants(kern.layout, runner, compiled, params)

@@ -91,6 +91,16 @@ _SET_FILTERS = {
 _DTYPE = {T.INT: "np.int64", T.FLOAT: "np.float64", T.BOOL: "np.bool_", T.ANSWER: "np.int64"}
 
 
+def at(row: str, index: str) -> str:
+    """Element `index` of a workspace row `WI[k]`, as one 2-D index."""
+    return f"{row[:-1]}, {index}]"
+
+
+def upto(row: str, n: str) -> str:
+    """The first `n` entries of a workspace row, as one 2-D slice."""
+    return f"{row[:-1]}, :{n}]"
+
+
 class Emitter:
     """Indented Python source lines."""
 
@@ -430,11 +440,11 @@ class CodeGen:
         em.emit(f"{n} = 0")
 
         def put(e: str, em2: Emitter) -> None:
-            em2.emit(f"{row}[{n}] = {e}")
+            em2.emit(f"{at(row, n)} = {e}")
             em2.emit(f"{n} += 1")
 
         self.each(source, scope, em, put)
-        return f"{row}[:{n}]"
+        return f"{upto(row, n)}"
 
     def expr_Query(self, e: ast.Query, scope: _Scope, em: Emitter) -> tuple[str, T]:
         return self.materialize(e, scope, em), T.SET
@@ -459,17 +469,17 @@ class CodeGen:
             if not elem:
                 elem.append(vt)
                 vals_row = self.float_row() if vt is T.FLOAT else self.int_row()
-            em2.emit(f"{vals_row}[{n}] = {vc}")
+            em2.emit(f"{at(vals_row, n)} = {vc}")
             if keyed:
-                em2.emit(f"{ans_row}[{n}] = latest[{b}]")
+                em2.emit(f"{at(ans_row, n)} = latest[{b}]")
             em2.emit(f"{n} += 1")
 
         names: dict[str, Var] = {}
         self.each_query(g.var, g.source, g.where, scope, em, put, inner_scope=names)
         typ = elem[0]
-        views = [f"{vals_row}[:{n}]"]
+        views = [f"{upto(vals_row, n)}"]
         if keyed:
-            views = [f"{ans_row}[:{n}]", *views]
+            views = [f"{upto(ans_row, n)}", *views]
         return views, typ
 
     # -- calls ----------------------------------------------------------------------------
@@ -507,6 +517,8 @@ class CodeGen:
             if all(t is T.INT for t in elems):
                 result = T.INT
         name = row.jit
+        if row.name in ("round", "floor", "ceil") and list(types) == [T.INT]:
+            return args[0], T.INT  # exact on ints of any size, as in Python
         if row.schedule:
             if row.variadic:  # fold left, like Python's min/max over arguments
                 code = args[0]
@@ -601,7 +613,7 @@ class CodeGen:
         em.emit(f"{n} = 0")
 
         def put(b: str, em2: Emitter) -> None:
-            em2.emit(f"{row}[{n}] = {b}")
+            em2.emit(f"{at(row, n)} = {b}")
             em2.emit(f"{n} += 1")
 
         names = self.each_query(h.var, h.source, h.where, scope, em, put, inner_scope={})
@@ -611,10 +623,10 @@ class CodeGen:
             key_rows = [self.float_row() for _ in h.order]
             p = self.tmp("p")
             with em.indented(f"for {p} in range({n}):"):
-                em.emit(f"{b} = {row}[{p}]")
+                em.emit(f"{b} = {at(row, p)}")
                 for k, key_row in zip(h.order, key_rows, strict=True):
                     kc, _ = self.expr(k.key, inner, em)
-                    em.emit(f"{key_row}[{p}] = {kc}")
+                    em.emit(f"{at(key_row, p)} = {kc}")
             first = int(key_rows[0][3:-1])
             desc = "".join(f"{k.descending}, " for k in h.order)
             em.emit(
@@ -628,7 +640,7 @@ class CodeGen:
             em.emit(f"if {lim} < {n}: {n} = max(0, {lim})")
         p = self.tmp("p")
         with em.indented(f"for {p} in range({n}):"):
-            em.emit(f"{b} = {row}[{p}]")
+            em.emit(f"{b} = {at(row, p)}")
             self.block(s.body, inner, em)
         em.emit("if _ctl != 0: break")
 

@@ -75,10 +75,16 @@ def k_clamp(x: Any, lo: Any, hi: Any) -> Any:
     return lo if x < lo else hi if x > hi else x
 
 
+# Floats this large have no exact int64 counterpart: Python's answer is a big int.
+_INT_SAFE = 2.0**62
+_INT_MAX = 2**63 - 1
+_INT_MIN = -(2**63)
+
+
 @kernel
 def k_round(x: float) -> int:
     # Python's round(): half to even; rint rounds that way by default.
-    if not math.isfinite(x):
+    if not -_INT_SAFE < x < _INT_SAFE:
         raise Rerun()
     return int(np.rint(x))
 
@@ -91,21 +97,24 @@ def k_round_n(x: float, n: int) -> float:
 
 @kernel
 def k_floor(x: float) -> int:
-    if not math.isfinite(x):
+    if not -_INT_SAFE < x < _INT_SAFE:
         raise Rerun()
     return int(math.floor(x))  # noqa: RUF046 - numba types floor() as float
 
 
 @kernel
 def k_ceil(x: float) -> int:
-    if not math.isfinite(x):
+    if not -_INT_SAFE < x < _INT_SAFE:
         raise Rerun()
     return int(math.ceil(x))  # noqa: RUF046 - numba types ceil() as float
 
 
 @kernel
 def k_abs(x: Any) -> Any:
-    return abs(x)
+    r = abs(x)
+    if r < 0:  # abs of the most negative int64 wraps; Python's int does not
+        raise Rerun()
+    return r
 
 
 @kernel
@@ -142,7 +151,7 @@ def k_sigmoid(x: float) -> float:
 def k_pow(x: float, y: float) -> float:
     if x < 0.0 or (x == 0.0 and y < 0.0) or not (math.isfinite(x) and math.isfinite(y)):
         raise Rerun()
-    r = math.pow(x, y)
+    r = math.pow(float(x), float(y))  # libm pow, as Python (not repeated multiplication)
     if math.isinf(r):
         raise Rerun()
     return r
@@ -382,7 +391,10 @@ def k_weight_of(tw: Any, v: Any, a: int) -> float:
 def k_sum_i(tw: Any, xs: Any) -> int:
     s = 0
     for j in range(xs.shape[0]):
-        s += xs[j]
+        v = xs[j]
+        if (v > 0 and s > _INT_MAX - v) or (v < 0 and s < _INT_MIN - v):
+            raise Rerun()  # Python's int sum would leave int64
+        s += v
     return s
 
 
