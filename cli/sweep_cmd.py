@@ -34,7 +34,7 @@ from rich.table import Table
 
 from ..diagnostics import DiagnosticError, did_you_mean
 from ..interpreter import ProgramRunner
-from ..jit.backend import BACKEND_ENV
+from ..jit.backend import AUTO_COMPILE_AFTER, BACKEND_ENV, numba_available
 from ..programs import load_program
 from ..replay.store import StoreError
 from ..runtime import EpisodeFault
@@ -331,15 +331,28 @@ def run(args: argparse.Namespace) -> int:
     except GridError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     seeds = parse_seeds(args.seeds)
-    if args.backend:
-        # Workers inherit the environment; results do not depend on the engine,
-        # so cached cells stay valid whichever engine computed them.
-        os.environ[BACKEND_ENV] = args.backend
     items = _parse_param_items(args.param)
     programs = load_programs(args.programs)
     overrides = assign_params(programs, items)
     stores = load_store_specs(args.store)
     cells = build_cells(programs, overrides, betas, stores, seeds, args.baselines)
+    # Workers inherit the environment. Results do not depend on the engine, so
+    # cached cells stay valid whichever engine computed them.
+    backend = args.backend or os.environ.get(BACKEND_ENV) or _sweep_backend(cells)
+    before = os.environ.get(BACKEND_ENV)
+    os.environ[BACKEND_ENV] = backend
+    try:
+        return _run_cells(args, betas, seeds, cells)
+    finally:
+        if before is None:
+            del os.environ[BACKEND_ENV]
+        else:
+            os.environ[BACKEND_ENV] = before
+
+
+def _run_cells(
+    args: argparse.Namespace, betas: Sequence[float], seeds: tuple[int, ...], cells: list[Cell]
+) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"--out {out_dir}: exists and is not a directory", EXIT_USAGE)
@@ -404,6 +417,17 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _sweep_backend(cells: Sequence[Cell]) -> str:
+    """`auto` decides per process; a sweep knows its whole size, so compile up
+    front when each program has enough episodes to repay its compilation."""
+    per_program: dict[str, int] = {}
+    for c in cells:
+        h = c.program.program_hash
+        per_program[h] = per_program.get(h, 0) + c.store.n_questions * len(c.seeds)
+    worth = per_program and min(per_program.values()) >= AUTO_COMPILE_AFTER
+    return "numba" if worth and numba_available() else "auto"
 
 
 def _write_traces(
