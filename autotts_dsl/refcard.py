@@ -43,10 +43,11 @@ def builtins_markdown() -> str:
         "",
         "`mono` gives the monotonicity in each argument, used by the schedule",
         "checker; `schedule` marks functions allowed in `schedule`, `params` and",
-        "`limits`; `effect` marks statements.",
+        "`limits`; `effect` marks statements; `kernel` names its implementation in",
+        "the compiled backend (`autotts_dsl/jit/kernels.py`, see docs/backend.md).",
         "",
-        "| signature | meaning | example | mono | schedule | cost |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| signature | meaning | example | mono | schedule | cost | kernel |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for b in BUILTINS:
         mono = ", ".join(b.mono) if b.mono else "-"
@@ -54,7 +55,7 @@ def builtins_markdown() -> str:
         domain = f" ({b.domain})" if b.domain else ""
         out.append(
             f"| `{_esc(b.signature)}` | {_esc(b.doc)}{_esc(domain)} | `{_esc(b.example)}` "
-            f"| {mono} | {flags} | {b.cost} |"
+            f"| {mono} | {flags} | {b.cost} | `{b.jit}` |"
         )
     return "\n".join(out) + "\n"
 
