@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import time
 from typing import Any
 
@@ -12,7 +14,7 @@ from rich.table import Table
 
 from ..interpreter import ProgramRunner
 from ..io_atomic import atomic_write_lines
-from ..jit.backend import BackendError
+from ..jit.backend import AUTO_COMPILE_AFTER, BACKEND_ENV, BackendError, numba_available
 from ..programs import load_program
 from ..replay.protocol import Evaluation
 from ..replay.store import ReplayStore
@@ -70,10 +72,23 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _run_backend(episodes: int) -> str | None:
+    """`auto` decides per evaluation; a run knows its whole size, so it compiles
+    up front when the episodes of all its stores repay the compilation."""
+    if os.environ.get(BACKEND_ENV) or episodes < AUTO_COMPILE_AFTER or not numba_available():
+        return None
+    return "numba"
+
+
+@functools.cache
+def _sc_program() -> ProgramRunner:
+    return load_program("sc")  # parsed once, not once per store
+
+
 def _sc64_tokens(store: ReplayStore, seeds: tuple[int, ...], cache: dict[str, int]) -> int:
     if store.content_hash not in cache:
-        sc = load_program("sc")
-        cache[store.content_hash] = sc.evaluate(store, 1.0, {"samples": 64}, seeds).avg_tokens
+        ev = _sc_program().evaluate(store, 1.0, {"samples": 64}, seeds)
+        cache[store.content_hash] = ev.avg_tokens
     return cache[store.content_hash]
 
 
@@ -106,11 +121,12 @@ def run(args: argparse.Namespace) -> int:
     records: list[str] = []
     sc_cache: dict[str, int] = {}
     engines: set[str] = set()
+    backend = args.backend or _run_backend(len(seeds) * sum(len(s) for s in stores))
     for store in stores:
         traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
         started = time.perf_counter()
         try:
-            ev = runner.evaluate(store, beta, params, seeds, traces=traces, backend=args.backend)
+            ev = runner.evaluate(store, beta, params, seeds, traces=traces, backend=backend)
         except EpisodeFault as fault:
             raise CliError(f"run-time error: {fault}") from None
         except BackendError as exc:
