@@ -275,24 +275,35 @@ def k_answers(tw: Any, branches: Any, out: Any) -> Any:
 
 
 @kernel
+def _vote(keys: Any, ws: Any, mark: Any, nd: int, a: int, w: float) -> int:
+    """Add one vote to a tally of `nd` answers; returns the new size.
+    As `out[a] = out.get(a, 0.0) + w`: a new answer starts at 0.0 + w."""
+    if a == NO_ANSWER:
+        return nd  # `none` casts no vote
+    k = mark[a + 1]
+    if k == 0:
+        keys[nd] = a
+        ws[nd] = 0.0 + w
+        mark[a + 1] = nd + 1
+        return nd + 1
+    ws[k - 1] = ws[k - 1] + w
+    return nd
+
+
+@kernel
+def _tally(keys: Any, ws: Any, mark: Any, nd: int) -> Any:
+    for k in range(nd):
+        mark[keys[k] + 1] = 0  # leave the marker row clean for the next tally
+    return keys[:nd], ws[:nd]
+
+
+@kernel
 def k_votes_pairs(tw: Any, answers: Any, weights: Any, keys: Any, ws: Any, mark: Any) -> Any:
     """`builtins._votes_from_pairs`: weights add in order; `none` casts no vote."""
     nd = 0
     for j in range(answers.shape[0]):
-        a = answers[j]
-        if a == NO_ANSWER:
-            continue
-        k = mark[a + 1]
-        if k == 0:
-            keys[nd] = a
-            ws[nd] = 0.0 + float(weights[j])  # 0.0 + w, as dict.get(a, 0.0) + w
-            nd += 1
-            mark[a + 1] = nd
-        else:
-            ws[k - 1] = ws[k - 1] + float(weights[j])
-    for k in range(nd):
-        mark[keys[k] + 1] = 0
-    return keys[:nd], ws[:nd]
+        nd = _vote(keys, ws, mark, nd, answers[j], float(weights[j]))
+    return _tally(keys, ws, mark, nd)
 
 
 @kernel
@@ -300,40 +311,16 @@ def k_votes_set(tw: Any, branches: Any, keys: Any, ws: Any, mark: Any) -> Any:
     latest = tw[3]
     nd = 0
     for j in range(branches.shape[0]):
-        a = latest[branches[j]]
-        if a == NO_ANSWER:
-            continue
-        k = mark[a + 1]
-        if k == 0:
-            keys[nd] = a
-            ws[nd] = 1.0
-            nd += 1
-            mark[a + 1] = nd
-        else:
-            ws[k - 1] = ws[k - 1] + 1.0
-    for k in range(nd):
-        mark[keys[k] + 1] = 0
-    return keys[:nd], ws[:nd]
+        nd = _vote(keys, ws, mark, nd, latest[branches[j]], 1.0)
+    return _tally(keys, ws, mark, nd)
 
 
 @kernel
 def k_votes_list(tw: Any, xs: Any, keys: Any, ws: Any, mark: Any) -> Any:
     nd = 0
     for j in range(xs.shape[0]):
-        a = xs[j]
-        if a == NO_ANSWER:
-            continue
-        k = mark[a + 1]
-        if k == 0:
-            keys[nd] = a
-            ws[nd] = 1.0
-            nd += 1
-            mark[a + 1] = nd
-        else:
-            ws[k - 1] = ws[k - 1] + 1.0
-    for k in range(nd):
-        mark[keys[k] + 1] = 0
-    return keys[:nd], ws[:nd]
+        nd = _vote(keys, ws, mark, nd, xs[j], 1.0)
+    return _tally(keys, ws, mark, nd)
 
 
 @kernel
