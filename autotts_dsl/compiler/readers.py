@@ -43,7 +43,9 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
 }
 
-_MATH_CAN_FAIL = frozenset({"log", "sqrt", "pow", "exp"})
+# Builtins that can raise on their arguments (a domain error, an overflow, an
+# infinity or NaN turned into an int): their calls become located faults.
+_MATH_CAN_FAIL = frozenset({"log", "sqrt", "pow", "exp", "round", "floor", "ceil"})
 
 
 def _all_builtin_names() -> list[str]:

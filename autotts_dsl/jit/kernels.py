@@ -93,7 +93,7 @@ def k_round(x: float) -> int:
 def k_round_n(x: float, n: int) -> float:
     # Python rounds to decimals with exact decimal arithmetic; not replicated.
     # (The unreachable return gives numba the result type.)
-    if n > -(2**62):
+    if n >= -(2**63):  # always, for an int64: replay
         raise Rerun()
     return float(x)
 
