@@ -21,7 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def spawn(argv: Sequence[str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    # The interpreter keeps the search running long enough to be killed mid-way
+    # (machine code cached by earlier tests could finish it in milliseconds).
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TTS_DSL_BACKEND": "reference"}
     return subprocess.Popen(
         [sys.executable, "-m", "autotts_dsl.cli.main", *argv],
         stdout=subprocess.DEVNULL,

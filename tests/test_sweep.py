@@ -415,6 +415,9 @@ def test_kill_9_then_resume_loses_and_recomputes_nothing(
     store = write_store(tmp_path / "stores" / "ModelK" / "killme.json", 10, 64, seed=7)
     out = tmp_path / "out"
     argv = ["cmc", "--betas", "0:1:0.1", "--seeds", "10", "--jobs", "1", "--store", str(store)]
+    # On the interpreter, so the sweep is still running when the signal comes
+    # (compiled code cached by earlier tests can finish it in milliseconds).
+    argv += ["--backend", "reference"]
     total = 11 + 1
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
@@ -459,6 +462,9 @@ def test_ctrl_c_stops_a_parallel_sweep_cleanly(tmp_path: Path) -> None:
     store = write_store(tmp_path / "stores" / "ModelK" / "ctrlc.json", 10, 64, seed=8)
     out = tmp_path / "out"
     argv = ["cmc", "--betas", "0:1:0.1", "--seeds", "10", "--jobs", "2", "--store", str(store)]
+    # On the interpreter, so the sweep is still running when the signal comes
+    # (compiled code cached by earlier tests can finish it in milliseconds).
+    argv += ["--backend", "reference"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "autotts_dsl.cli.main", "sweep", *argv, "--out", str(out)],
