@@ -189,9 +189,9 @@ def _print_table(
     console = Console(highlight=False)
     title = f"{runner.program.name} at β = {beta:g}"
     table = Table(title=title, title_justify="left")
-    table.add_column("store", no_wrap=True)
+    table.add_column("store", overflow="fold", ratio=1)  # numbers keep their width
     for col in ("acc %", "tokens", "seq tok", "vs SC@64", "branches", "depth", "wall s"):
-        table.add_column(col, justify="right", no_wrap=True)
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
 
     def rel(r: dict[str, Any]) -> str:
         v = r.get("tokens_vs_sc64")
