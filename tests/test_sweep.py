@@ -414,9 +414,10 @@ def test_kill_9_then_resume_loses_and_recomputes_nothing(
 ) -> None:
     store = write_store(tmp_path / "stores" / "ModelK" / "killme.json", 10, 64, seed=7)
     out = tmp_path / "out"
-    argv = ["cmc", "--betas", "0:1:0.1", "--seeds", "10", "--jobs", "1", "--store", str(store)]
-    # On the interpreter, so the sweep is still running when the signal comes
-    # (compiled code cached by earlier tests can finish it in milliseconds).
+    argv = ["cmc", "--betas", "0:1:0.1", "--seeds", "40", "--jobs", "1", "--store", str(store)]
+    # On the interpreter and with seconds of work left after the first cells, so
+    # the sweep is still running when the signal comes, even on a loaded machine
+    # (compiled code cached by earlier tests could finish it in milliseconds).
     argv += ["--backend", "reference"]
     total = 11 + 1
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -461,9 +462,10 @@ def test_kill_9_then_resume_loses_and_recomputes_nothing(
 def test_ctrl_c_stops_a_parallel_sweep_cleanly(tmp_path: Path) -> None:
     store = write_store(tmp_path / "stores" / "ModelK" / "ctrlc.json", 10, 64, seed=8)
     out = tmp_path / "out"
-    argv = ["cmc", "--betas", "0:1:0.1", "--seeds", "10", "--jobs", "2", "--store", str(store)]
-    # On the interpreter, so the sweep is still running when the signal comes
-    # (compiled code cached by earlier tests can finish it in milliseconds).
+    argv = ["cmc", "--betas", "0:1:0.1", "--seeds", "40", "--jobs", "2", "--store", str(store)]
+    # On the interpreter and with seconds of work left after the first cells, so
+    # the sweep is still running when the signal comes, even on a loaded machine
+    # (compiled code cached by earlier tests could finish it in milliseconds).
     argv += ["--backend", "reference"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
