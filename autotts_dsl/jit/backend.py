@@ -139,14 +139,14 @@ def _source_for(program: ast.Program, *, jit: bool) -> tuple[str, Layout]:
     return got
 
 
-def _module_path(source: str, layout: Layout) -> Path:
+def _module_path(source: str) -> Path:
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     return cache_dir() / f"tts_dsl_gen_{digest}.py"
 
 
 def _load(program: ast.Program, jit: bool) -> Kernel:
     source, layout = _source_for(program, jit=jit)
-    path = _module_path(source, layout)
+    path = _module_path(source)
     name = path.stem
     if not path.exists():
         # Written whole then renamed: concurrent workers never see half a file.
@@ -191,7 +191,7 @@ def _worth_compiling(program: ast.Program, episodes: int) -> bool:
 def is_compiled_on_disk(program: ast.Program) -> bool:
     """Has numba cached this program's machine code (so loading it is cheap)?"""
     try:
-        path = _module_path(*_source_for(program, jit=True))
+        path = _module_path(_source_for(program, jit=True)[0])
     except Unsupported:
         return False
     return any((path.parent / "__pycache__").glob(f"{path.stem}.run_cell-*.nbi"))
