@@ -474,6 +474,9 @@ def test_ctrl_c_stops_a_parallel_sweep_cleanly(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         env=env,
         start_new_session=True,
+        # As from a terminal: a test run started in the background (`cmd &` in a
+        # script) ignores SIGINT, and the sweep would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     try:
