@@ -72,12 +72,13 @@ def numba_available() -> bool:
 
 def cache_dir() -> Path:
     """Where generated modules (and numba's machine code beside them) live."""
-    root = os.environ.get(CACHE_ENV)
-    base = (
-        Path(root)
-        if root
-        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tts-dsl"
-    )
+    return _cache_dir(os.environ.get(CACHE_ENV), os.environ.get("XDG_CACHE_HOME"))
+
+
+@functools.cache
+def _cache_dir(root: str | None, xdg: str | None) -> Path:
+    # Probed once per setting: `auto` asks on every evaluation.
+    base = Path(root) if root else Path(xdg or Path.home() / ".cache") / "tts-dsl"
     path = base / "jit"
     try:
         path.mkdir(parents=True, exist_ok=True)

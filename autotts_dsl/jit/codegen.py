@@ -433,8 +433,11 @@ class CodeGen:
         self.each(source, scope, em, filtered)
         return names
 
-    def materialize(self, source: ast.Expr, scope: _Scope, em: Emitter) -> str:
-        """A branch set as an int64 view (a snapshot in set order)."""
+    def collect(
+        self, em: Emitter, emit_loop: Callable[[Callable[[str, Emitter], None]], object]
+    ) -> tuple[str, str]:
+        """Emit `emit_loop(put)`, where `put` appends each branch to a fresh
+        int row; returns the row and the variable holding its length."""
         row = self.int_row()
         n = self.tmp("n")
         em.emit(f"{n} = 0")
@@ -443,8 +446,13 @@ class CodeGen:
             em2.emit(f"{at(row, n)} = {e}")
             em2.emit(f"{n} += 1")
 
-        self.each(source, scope, em, put)
-        return f"{upto(row, n)}"
+        emit_loop(put)
+        return row, n
+
+    def materialize(self, source: ast.Expr, scope: _Scope, em: Emitter) -> str:
+        """A branch set as an int64 view (a snapshot in set order)."""
+        row, n = self.collect(em, lambda put: self.each(source, scope, em, put))
+        return upto(row, n)
 
     def expr_Query(self, e: ast.Query, scope: _Scope, em: Emitter) -> tuple[str, T]:
         return self.materialize(e, scope, em), T.SET
@@ -608,18 +616,17 @@ class CodeGen:
 
     def stmt_For(self, s: ast.For, scope: _Scope, em: Emitter) -> None:
         h = s.head
-        row = self.int_row()
-        n = self.tmp("n")
-        em.emit(f"{n} = 0")
-
-        def put(b: str, em2: Emitter) -> None:
-            em2.emit(f"{at(row, n)} = {b}")
-            em2.emit(f"{n} += 1")
-
-        names = self.each_query(h.var, h.source, h.where, scope, em, put, inner_scope={})
+        names: dict[str, Var] = {}
+        row, n = self.collect(
+            em,
+            lambda put: self.each_query(
+                h.var, h.source, h.where, scope, em, put, inner_scope=names
+            ),
+        )
         inner: _Scope = [*scope, names]
         b = names[h.var].code
         if h.order:
+            first = self.layout.n_float_rows  # the key rows are consecutive
             key_rows = [self.float_row() for _ in h.order]
             p = self.tmp("p")
             with em.indented(f"for {p} in range({n}):"):
@@ -627,7 +634,6 @@ class CodeGen:
                 for k, key_row in zip(h.order, key_rows, strict=True):
                     kc, _ = self.expr(k.key, inner, em)
                     em.emit(f"{at(key_row, p)} = {kc}")
-            first = int(key_rows[0][3:-1])
             desc = "".join(f"{k.descending}, " for k in h.order)
             em.emit(
                 f"k_sort({row}, {n}, WF[{first}:{first + len(key_rows)}], ({desc}), "
