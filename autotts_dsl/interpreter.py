@@ -1,9 +1,9 @@
-"""Running compiled programs on the replay engine.
+"""Running programs: a parsed program, compiled per (β, params) on demand and
+evaluated under the protocol by the chosen engine (`engines.py`).
 
-`run_episode` is the semantic reference: init (one batch), up to
-`max_rounds` rounds (one batch each), then the `finally` aggregator.
-`ProgramRunner` ties a parsed program to the evaluation protocol and turns
-run-time faults into errors that name the source line and the episode.
+`ProgramRunner.evaluate` gives the reference interpreter's results episode
+for episode whichever engine runs it; `evaluate_reference` always uses the
+reference (`reference.py`), which also writes traces.
 """
 
 from __future__ import annotations
@@ -12,40 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast
+from . import ast, vm
 from .compiler import Compiled, compile_program
-from .replay.episode import Episode
-from .replay.protocol import DEFAULT_SEEDS, Evaluation, evaluate
+from .engines import BackendError, check_backend, default_backend
+from .reference import evaluate_compiled, run_episode
+from .replay.protocol import DEFAULT_SEEDS, Evaluation
 from .replay.store import ReplayStore
-from .runtime import AnswerGiven, Ctx, EpisodeFault, RuntimeFault, StopRounds
 
-
-def run_episode(prog: Compiled, ep: Episode, events: list[dict[str, Any]] | None = None) -> int:
-    """Run one episode; returns the interned answer (the episode is finished)."""
-    c = Ctx(ep, prog.make_state(), len(prog.field_inits), prog.n_locals, prog.fuel)
-    c.events = events
-    try:
-        prog.init(c)
-        ep.end_batch()
-        rnd = prog.round
-        # Without a `round` block there is nothing to repeat: straight to `finally`.
-        n_rounds = prog.max_rounds if prog.program.round is not None else 0
-        for r in range(n_rounds):
-            c.round = r
-            try:
-                rnd(c)
-            except StopRounds:
-                ep.end_batch()
-                break
-            ep.end_batch()
-        prog.final(c)
-    except AnswerGiven:
-        return ep.answer
-    final = prog.program.final
-    raise RuntimeFault(
-        "`finally` finished without answering",
-        final.span if final is not None else prog.program.span,
-    )
+__all__ = ["ProgramRunner", "run_episode"]
 
 
 @dataclass
@@ -82,18 +56,23 @@ class ProgramRunner:
         backend: str | None = None,
     ) -> Evaluation:
         """Evaluate on `store` under the protocol; with `traces`, also append
-        one event list per episode (in evaluation order, reference backend).
+        one event list per episode (in evaluation order, reference engine).
 
-        `backend` picks the engine (`autotts_dsl.jit.backend.BACKENDS`;
-        default: `$TTS_DSL_BACKEND`, else `auto`). Every backend gives the
-        reference interpreter's results, episode for episode."""
-        if traces is None:
-            from .jit import backend as jit_backend
-
-            chosen = backend or jit_backend.default_backend()
-            if chosen != "reference":
-                return jit_backend.evaluate(self, store, beta, params, seeds, backend=chosen)
-        return self.evaluate_reference(store, beta, params, seeds, traces=traces)
+        `backend` picks the engine (`engines.BACKENDS`; default:
+        `$TTS_DSL_BACKEND`, else `auto`). Every engine gives the reference
+        interpreter's results, episode for episode."""
+        chosen = check_backend(backend or default_backend())
+        if traces is not None or chosen == "reference":
+            return self.evaluate_reference(store, beta, params, seeds, traces=traces)
+        compiled = self.compile(beta, params)  # name and type errors, as the reference
+        try:
+            return vm.evaluate(
+                self.program, compiled, self.source, self.path, store, params or {}, seeds
+            )
+        except vm.Unsupported as why:
+            if chosen == "vm":
+                raise BackendError(f"{self.path}: not covered by the VM: {why}") from None
+        return evaluate_compiled(compiled, self.path, store, seeds)
 
     def evaluate_reference(
         self,
@@ -106,22 +85,4 @@ class ProgramRunner:
     ) -> Evaluation:
         """The reference interpreter: `run_episode` on every episode."""
         prog = self.compile(beta, params, tracing=traces is not None)
-        n_q = len(store.questions)
-        done = 0  # episodes run so far: evaluation order is seed-major
-
-        def policy(ep: Episode) -> int:
-            nonlocal done
-            question = done % n_q
-            done += 1
-            events: list[dict[str, Any]] | None = [] if traces is not None else None
-            try:
-                return run_episode(prog, ep, events)
-            except RuntimeFault as fault:
-                raise EpisodeFault(
-                    fault.message, fault.span, self.path, store.name, question, ep.seed
-                ) from None
-            finally:
-                if traces is not None and events is not None:
-                    traces.append(events)
-
-        return evaluate(store, policy, seeds)
+        return evaluate_compiled(prog, self.path, store, seeds, traces=traces)

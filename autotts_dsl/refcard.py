@@ -43,10 +43,10 @@ def builtins_markdown() -> str:
         "",
         "`mono` gives the monotonicity in each argument, used by the schedule",
         "checker; `schedule` marks functions allowed in `schedule`, `params` and",
-        "`limits`; `effect` marks statements; `kernel` names its implementation in",
-        "the compiled backend (`autotts_dsl/jit/kernels.py`, see docs/backend.md).",
+        "`limits`; `effect` marks statements; `vm` names the VM instruction that",
+        "computes it (`autotts_dsl/vm/opcodes.py`, see docs/engines.md).",
         "",
-        "| signature | meaning | example | mono | schedule | cost | kernel |",
+        "| signature | meaning | example | mono | schedule | cost | vm |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for b in BUILTINS:
@@ -55,7 +55,7 @@ def builtins_markdown() -> str:
         domain = f" ({b.domain})" if b.domain else ""
         out.append(
             f"| `{_esc(b.signature)}` | {_esc(b.doc)}{_esc(domain)} | `{_esc(b.example)}` "
-            f"| {mono} | {flags} | {b.cost} | `{b.jit}` |"
+            f"| {mono} | {flags} | {b.cost} | `{b.vm}` |"
         )
     return "\n".join(out) + "\n"
 

@@ -9,9 +9,6 @@ Prints three tables (and exits non-zero if the DSL and the seed disagree):
 2. **Scaling** — one core, `cmc` at one β on simulated stores
    (`autotts_dsl.replay.synthetic.simulate_store`): time against the number
    of questions, of seeds and of branches per question (up to 1024).
-4. **Start-up** — the one-off cost of the compiled backend, in fresh
-   processes: first use with empty caches (numba compiles the kernels and
-   the program), then with the caches warm (machine code loaded from disk).
 3. **Ratio** — one core (pinned), same store / β / seeds: the seed's Python
    CMC (cut out of ../shared/seeds/autotts-readme.txt at run time) through the
    AutoTTS compatibility adapter vs. the DSL `cmc` through the sweep's
@@ -42,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from autotts_dsl.jit.backend import BACKEND_ENV  # noqa: E402
+from autotts_dsl.engines import BACKEND_ENV  # noqa: E402
 from autotts_dsl.programs import load_program  # noqa: E402
 from autotts_dsl.replay import registry  # noqa: E402
 from autotts_dsl.replay.compat import evaluate_autotts  # noqa: E402
@@ -234,47 +231,6 @@ def bench_ratio(shared: Path, store_path: Path, beta: float, n_seeds: int, repea
     return same_summary and same_episodes
 
 
-# ---------------------------------------------------------------------------
-# 4. Start-up of the compiled backend
-
-_STARTUP = """
-import time
-t0 = time.perf_counter()
-from autotts_dsl.programs import load_program
-from autotts_dsl.replay import registry
-store = registry.resolve_store("default")
-runner = load_program("cmc")
-t1 = time.perf_counter()
-ev = runner.evaluate(store, 0.5, seeds=range(1), backend="numba")
-t2 = time.perf_counter()
-runner.evaluate(store, 0.7, seeds=range(1), backend="numba")
-t3 = time.perf_counter()
-print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.4f}")
-"""
-
-
-def bench_startup() -> None:
-    import subprocess
-
-    print("== 4. Start-up of the compiled backend (fresh processes, cmc, default store)")
-    print(f"   load average: {load_avg()}")
-    print()
-    print(f"   {'caches':<10}{'imports+load s':>16}{'first evaluate s':>18}{'next β s':>10}")
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "TTS_DSL_CACHE": tmp, "NUMBA_CACHE_DIR": tmp}
-        for label in ("empty", "warm"):
-            done = subprocess.run(
-                [sys.executable, "-c", _STARTUP], env=env, capture_output=True, text=True
-            )
-            if done.returncode != 0:
-                raise SystemExit(f"error: start-up probe failed:\n{done.stderr}")
-            load, first, nxt = (float(x) for x in done.stdout.split())
-            print(f"   {label:<10}{load:>16.2f}{first:>18.2f}{nxt:>10.4f}")
-    print("   (the first evaluate includes compiling or loading machine code; a new β")
-    print("    reuses it: knobs are run-time constants)")
-    print()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     shared = shared_dir()
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -291,13 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--skip-matrix", action="store_true")
     p.add_argument("--skip-scaling", action="store_true")
     p.add_argument("--skip-ratio", action="store_true")
-    p.add_argument("--skip-startup", action="store_true")
     args = p.parse_args(argv)
     if args.jobs < 1 or args.seeds < 1 or args.repeat < 1:
         p.error("--jobs, --seeds and --repeat must be >= 1")
-    # The DSL side runs on the compiled backend unless told otherwise (the
-    # `auto` default would leave the first 10,000 episodes to the reference).
-    os.environ.setdefault(BACKEND_ENV, "numba")
+    os.environ.setdefault(BACKEND_ENV, "vm")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
     print(f"DSL backend: {os.environ[BACKEND_ENV]} (set {BACKEND_ENV} to compare)\n")
     ok = True
@@ -307,8 +260,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_scaling(args.beta)
     if not args.skip_ratio:
         ok = bench_ratio(shared, args.store, args.beta, args.seeds, args.repeat)
-    if not args.skip_startup:
-        bench_startup()
     if not ok:
         print("error: the DSL and the seed CMC disagree", file=sys.stderr)
         return 1

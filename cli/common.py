@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 
 from ..diagnostics import DiagnosticError
+from ..engines import BACKENDS
 from ..interpreter import ProgramRunner
-from ..jit.backend import BACKENDS
 from ..programs import ProgramNotFound, load_program
 from ..replay.protocol import DEFAULT_SEEDS
 from ..replay.store import ReplayStore, StoreError
@@ -119,9 +119,7 @@ def add_backend_argument(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default=None,
-        help="engine (all give identical results): numba (compiled; a few seconds to "
-        "compile a program the first time, cached on disk), reference (the interpreter), "
-        "python (generated code, interpreted; for debugging), auto (numba once compiling pays "
-        "off or when already compiled, else reference). Default: $TTS_DSL_BACKEND or auto. "
-        "--trace always uses the reference",
+        help="engine (all give identical results): vm (the virtual machine, native speed), "
+        "reference (the interpreter), auto (the VM when it covers the program, else the "
+        "reference). Default: $TTS_DSL_BACKEND or auto. --trace always uses the reference",
     )

@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import time
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from ..engines import BackendError
 from ..interpreter import ProgramRunner
 from ..io_atomic import atomic_write_lines
-from ..jit.backend import AUTO_COMPILE_AFTER, BACKEND_ENV, BackendError, numba_available
 from ..programs import load_program
 from ..replay.protocol import Evaluation
 from ..replay.store import ReplayStore
@@ -72,14 +71,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _run_backend(episodes: int) -> str | None:
-    """`auto` decides per evaluation; a run knows its whole size, so it compiles
-    up front when the episodes of all its stores repay the compilation."""
-    if os.environ.get(BACKEND_ENV) or episodes < AUTO_COMPILE_AFTER or not numba_available():
-        return None
-    return "numba"
-
-
 @functools.cache
 def _sc_program() -> ProgramRunner:
     return load_program("sc")  # parsed once, not once per store
@@ -121,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     records: list[str] = []
     sc_cache: dict[str, int] = {}
     engines: set[str] = set()
-    backend = args.backend or _run_backend(len(seeds) * sum(len(s) for s in stores))
+    backend = args.backend
     for store in stores:
         traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
         started = time.perf_counter()

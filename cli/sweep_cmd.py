@@ -33,8 +33,8 @@ from rich.progress import (
 from rich.table import Table
 
 from ..diagnostics import DiagnosticError, did_you_mean
+from ..engines import BACKEND_ENV
 from ..interpreter import ProgramRunner
-from ..jit.backend import AUTO_COMPILE_AFTER, BACKEND_ENV, numba_available
 from ..programs import load_program
 from ..replay.store import StoreError
 from ..runtime import EpisodeFault
@@ -338,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
     cells = build_cells(programs, overrides, betas, stores, seeds, args.baselines)
     # Workers inherit the environment. Results do not depend on the engine, so
     # cached cells stay valid whichever engine computed them.
-    backend = args.backend or os.environ.get(BACKEND_ENV) or _sweep_backend(cells)
+    backend = args.backend or os.environ.get(BACKEND_ENV) or "auto"
     before = os.environ.get(BACKEND_ENV)
     os.environ[BACKEND_ENV] = backend
     try:
@@ -417,17 +417,6 @@ def _run_cells(
         )
         return EXIT_INVALID
     return EXIT_OK
-
-
-def _sweep_backend(cells: Sequence[Cell]) -> str:
-    """`auto` decides per process; a sweep knows its whole size, so compile up
-    front when each program has enough episodes to repay its compilation."""
-    per_program: dict[str, int] = {}
-    for c in cells:
-        h = c.program.program_hash
-        per_program[h] = per_program.get(h, 0) + c.store.n_questions * len(c.seeds)
-    worth = per_program and min(per_program.values()) >= AUTO_COMPILE_AFTER
-    return "numba" if worth and numba_available() else "auto"
 
 
 def _write_traces(

@@ -36,7 +36,7 @@ def runner(name: str) -> ProgramRunner:
 
 # Both engines must reproduce the published numbers: the compiled backend
 # (what users get by default) and the reference interpreter (the semantics).
-BACKENDS = ["numba", "reference"]
+BACKENDS = ["vm", "reference"]
 
 
 def check_rows(rows: pd.DataFrame, shared_store: StoreLoader, backend: str) -> None:

@@ -1,33 +1,30 @@
-"""Differential tests: the compiled backends against the reference interpreter.
+"""Differential tests: the VM against the reference interpreter.
 
-`ProgramRunner.evaluate(..., backend=B)` must give the reference's results
+`ProgramRunner.evaluate(..., backend="vm")` must give the reference's results
 episode for episode — the six per-episode arrays identical — and, when an
 episode faults, the identical `EpisodeFault`. Compared here:
 
 1. every stdlib program at four β on the embedded default store and on a
    small ragged store (questions with 5-12 branches, a branch without
-   probes, a branch shorter than one interval): `python` at every β,
-   `numba` (and then `auto`) at two; no stdlib episode may need the
-   reference as a fallback; params and knob overrides;
+   probes, a branch shorter than one interval); no stdlib episode may need
+   the reference as a fallback; params and knob overrides;
 2. hand-written programs exercising corners of the language (weighted
    votes, answer lists, generators, sorted and nested loops, windows, lazy
    `?:`/`??`, state and branch fields of every type, numeric builtins with
    decisions on the low bits of float sums, control flow, branch values),
-   each with params overrides, on `python` and `numba`;
+   each with params overrides;
 3. many variants of the stdlib and corner programs, made by the offline
    proposer's mutation operators (`search/mutate.py`) and by local AST edits
    (set names, operators, literals, aggregates, loop heads, dropped, swapped,
    negated, repeated and inserted statements), kept when the reference
-   compiler accepts them: hypothesis on `python`, three fixed ones on `numba`;
+   compiler accepts them (hypothesis);
 4. run-time faults (one program, one fault per `mode` param, one compile);
-5. the fallback: episodes the kernels decline are replayed (`reruns > 0`),
-   and programs the generator does not cover run on the reference under
-   `auto` and raise `BackendError` under an explicit `python`/`numba`.
+5. the fallback: episodes the VM declines are replayed (`reruns > 0`),
+   programs it does not cover run on the reference under `auto` and raise
+   `BackendError` under an explicit `vm`, and ints beyond 2**53 or int64
+   (which the VM hands to the reference) give the reference's results.
 
-Known discrepancies (ints beyond 2**53 or int64) are strict xfails at the end.
-`numba` compiles each program once (a few seconds; cached on disk, so a second
-run of this file is much faster). TTS_PROPERTY_SCALE=10 runs ten times the
-hypothesis examples.
+TTS_PROPERTY_SCALE=10 runs ten times the hypothesis examples.
 """
 
 from __future__ import annotations
@@ -46,9 +43,9 @@ from hypothesis import strategies as st
 
 from autotts_dsl import ast
 from autotts_dsl.diagnostics import DiagnosticError
+from autotts_dsl.engines import BackendError
 from autotts_dsl.fmt import format_program
 from autotts_dsl.interpreter import ProgramRunner
-from autotts_dsl.jit.backend import BackendError
 from autotts_dsl.parser import parse
 from autotts_dsl.programs import load_program, stdlib_names
 from autotts_dsl.replay import registry
@@ -163,7 +160,7 @@ def assert_same(
     diff = first_difference(ref, got)
     assert not diff, f"{where}: {diff}{text}"
     assert (got.seeds, got.n_questions, got.store) == (ref.seeds, ref.n_questions, ref.store)
-    if backend in ("python", "numba"):
+    if backend == "vm":
         assert got.backend == backend
     return got
 
@@ -173,24 +170,18 @@ def assert_same(
 
 @pytest.mark.parametrize("beta", BETAS)
 @pytest.mark.parametrize("name", STDLIB)
-def test_stdlib_python_matches_reference(name: str, beta: float) -> None:
+def test_stdlib_vm_matches_reference(name: str, beta: float) -> None:
     runner = load_program(name)
     for store in (default_store(), ragged_store()):
-        got = assert_same(runner, store, beta, "python")
+        got = assert_same(runner, store, beta, "vm")
         assert isinstance(got, Evaluation)
         assert got.reruns == 0, f"{name}: {got.reruns} episode(s) fell back to the reference"
 
 
 @pytest.mark.parametrize("name", STDLIB)
-def test_stdlib_numba_matches_reference(name: str) -> None:
-    runner = load_program(name)
-    for beta, store in ((0.3, default_store()), (1.0, default_store()), (0.5, ragged_store())):
-        got = assert_same(runner, store, beta, "numba")
-        assert isinstance(got, Evaluation)
-        assert got.reruns == 0, f"{name}: {got.reruns} episode(s) fell back to the reference"
-    # compiled and on disk now: `auto` runs it compiled, with the same results
-    got = assert_same(runner, default_store(), 0.5, "auto")
-    assert isinstance(got, Evaluation) and got.backend == "numba"
+def test_stdlib_auto_runs_on_the_vm(name: str) -> None:
+    got = assert_same(load_program(name), default_store(), 0.5, "auto")
+    assert isinstance(got, Evaluation) and got.backend == "vm"
 
 
 STDLIB_PARAMS = [
@@ -210,7 +201,7 @@ def test_stdlib_params_overrides(name: str, params: dict[str, Any]) -> None:
     plain = outcome(runner, default_store(), 0.5, "reference", None, SEEDS)
     assert isinstance(ref, Evaluation) and isinstance(plain, Evaluation)
     assert first_difference(plain, ref), "the override changes nothing: a useless case"
-    got = assert_same(runner, default_store(), 0.5, "python", params, ref=ref)
+    got = assert_same(runner, default_store(), 0.5, "vm", params, ref=ref)
     assert isinstance(got, Evaluation) and got.reruns == 0
 
 
@@ -486,22 +477,13 @@ def corner(name: str) -> ProgramRunner:
 
 
 @pytest.mark.parametrize("name", sorted(CORNERS))
-def test_corner_python_matches_reference(name: str) -> None:
+def test_corner_vm_matches_reference(name: str) -> None:
     runner = corner(name)
     for beta in (0.0, 0.5, 1.0):
         for store in (default_store(), ragged_store()):
             for params in [None, *CORNER_PARAMS[name]]:
-                got = assert_same(runner, store, beta, "python", params)
+                got = assert_same(runner, store, beta, "vm", params)
                 assert isinstance(got, Evaluation) and got.reruns == 0
-
-
-@pytest.mark.parametrize("name", sorted(CORNERS))
-def test_corner_numba_matches_reference(name: str) -> None:
-    runner = corner(name)
-    for params in [None, *CORNER_PARAMS[name]]:
-        for beta, store in ((0.5, default_store()), (1.0, ragged_store())):
-            got = assert_same(runner, store, beta, "numba", params)
-            assert isinstance(got, Evaluation) and got.reruns == 0
 
 
 @pytest.mark.parametrize("name", sorted(CORNERS))
@@ -790,24 +772,12 @@ VARIANTS = settings(
     beta=st.sampled_from(BETAS),
     store=st.sampled_from(sorted(STORES)),
 )
-def test_variants_python_matches_reference(
+def test_variants_vm_matches_reference(
     name: str, seed: int, steps: int, beta: float, store: str
 ) -> None:
     runner, changes = variant(name, seed, steps, beta)
     assume(changes)
-    assert_same(runner, STORES[store](), beta, "python", seeds=(0, 1))
-
-
-# Fixed variants (the same text every run, so numba's disk cache serves them).
-NUMBA_VARIANTS = [("ibc", 11, 4), ("scr", 12, 4), ("windows", 13, 4)]
-
-
-@pytest.mark.parametrize(("name", "seed", "steps"), NUMBA_VARIANTS)
-def test_variants_numba_matches_reference(name: str, seed: int, steps: int) -> None:
-    runner, changes = variant(name, seed, steps, 0.5)
-    assert len(changes) >= 2, changes
-    for beta, store in ((0.5, default_store()), (1.0, ragged_store())):
-        assert_same(runner, store, beta, "numba", seeds=(0, 1))
+    assert_same(runner, STORES[store](), beta, "vm", seeds=(0, 1))
 
 
 def test_edits_make_varied_valid_programs() -> None:
@@ -890,28 +860,25 @@ def faults() -> ProgramRunner:
     return runner_of(FAULTS, "faults.tts")
 
 
-@pytest.mark.parametrize("backend", ["python", "numba"])
 @pytest.mark.parametrize("mode", sorted(FAULT_MODES))
-def test_faults_are_the_reference_faults(mode: int, backend: str) -> None:
+def test_faults_are_the_reference_faults(mode: int) -> None:
     runner = faults()
     params = fault_params(mode)
     ref = outcome(runner, default_store(), 0.5, "reference", params, SEEDS)
     assert isinstance(ref, EpisodeFault), f"mode {mode} does not fault: {ref!r}"
     assert FAULT_MODES[mode] in str(ref)
     assert str(ref).startswith("faults.tts:")
-    assert_same(runner, default_store(), 0.5, backend, params, ref=ref)
+    assert_same(runner, default_store(), 0.5, "vm", params, ref=ref)
 
 
 @pytest.mark.parametrize("mode", [0, 13])
 def test_faults_program_without_a_fault(mode: int) -> None:
-    runner = faults()
-    for backend in ("python", "numba"):
-        got = assert_same(runner, default_store(), 0.5, backend, fault_params(mode))
-        assert isinstance(got, Evaluation) and got.reruns == 0
+    got = assert_same(faults(), default_store(), 0.5, "vm", fault_params(mode))
+    assert isinstance(got, Evaluation) and got.reruns == 0
 
 
 def test_some_faults_come_late() -> None:
-    """Faults past the first episode: the compiled run must replay the right one."""
+    """Faults past the first episode: the VM must replay the right one."""
     late = []
     for mode in FAULT_MODES:
         ref = outcome(faults(), default_store(), 0.5, "reference", fault_params(mode), SEEDS)
@@ -927,13 +894,12 @@ def test_overflowing_round_raises_what_the_reference_raises() -> None:
     ref = outcome(faults(), default_store(), 0.5, "reference", {"mode": 12}, SEEDS)
     assert isinstance(ref, EpisodeFault), ref
     assert "`round` failed" in str(ref) and "question" in str(ref)
-    for backend in ("python", "numba"):
-        assert_same(faults(), default_store(), 0.5, backend, {"mode": 12}, ref=ref)
+    assert_same(faults(), default_store(), 0.5, "vm", {"mode": 12}, ref=ref)
 
 
 # ---------------------------------------------------------------- 5. the fallback
 
-# Values the kernels decline to compute (`round(x, n)`, `round` of a float
+# Values the VM declines to compute (`round(x, n)`, `round` of a float
 # beyond int64): those episodes are replayed by the reference.
 DECLINED = """
 controller declined
@@ -952,12 +918,10 @@ finally { answer winner(completed) ?? winner(answers(alive)) }
 """
 
 
-@pytest.mark.parametrize("backend", ["python", "numba"])
 @pytest.mark.parametrize("what", [1, 2], ids=["round_n", "huge_round"])
-def test_declined_episodes_are_replayed(what: int, backend: str) -> None:
-    """(`round_n` on numba was a TypingError before `k_round_n` got a typed return.)"""
+def test_declined_episodes_are_replayed(what: int) -> None:
     runner = runner_of(DECLINED, "declined.tts")
-    got = assert_same(runner, default_store(), 0.5, backend, {"what": what})
+    got = assert_same(runner, default_store(), 0.5, "vm", {"what": what})
     assert isinstance(got, Evaluation)
     n = len(got.answer)
     assert 0 < got.reruns < n, f"{got.reruns} of {n} episodes replayed"
@@ -965,37 +929,51 @@ def test_declined_episodes_are_replayed(what: int, backend: str) -> None:
 
 UNCOVERED = {
     "set_choice": "let s = round % 2 == 0 ? running : alive\n  for b in s { step b }",
-    "big_literal": "let x = 5000000000000000000 + count(alive)\n  if x < 0 { answer none }",
+    "huge_literal": "let x = 50000000000000000000 + count(alive)\n  if x < 0 { answer none }",
     "big_constant": "let x = 3037000500 * 3037000500 * 2 + count(alive)\n"
     "  if x < 0 { answer none }",
 }
+COVERED = {
+    # 5e18 fits int64 (the numba backend once declined literals beyond 2**62)
+    "big_literal": "let x = 5000000000000000000 + count(alive)\n  if x < 0 { answer none }",
+}
 
 
-@pytest.mark.parametrize("what", sorted(UNCOVERED))
-def test_uncovered_programs_run_on_the_reference(what: str) -> None:
-    source = f"""
+def uncovered_source(body: str) -> str:
+    return f"""
 controller uncovered
 init {{ spawn 3 }}
 round {{
-  {UNCOVERED[what]}
+  {body}
   if round >= 5 or count(running) == 0 {{ stop }}
 }}
 finally {{ answer winner(completed) ?? winner(answers(alive)) }}
 """
-    runner = runner_of(source, f"{what}.tts")
+
+
+@pytest.mark.parametrize("what", sorted(UNCOVERED))
+def test_uncovered_programs_run_on_the_reference(what: str) -> None:
+    runner = runner_of(uncovered_source(UNCOVERED[what]), f"{what}.tts")
     runner.compile(0.5)  # the reference accepts it
     got = assert_same(runner, default_store(), 0.5, "auto")
     assert isinstance(got, Evaluation) and got.backend == "reference"
-    for backend in ("python", "numba"):
-        with pytest.raises(BackendError, match="not covered by the compiled backend"):
-            runner.evaluate(default_store(), 0.5, seeds=SEEDS, backend=backend)
+    with pytest.raises(BackendError, match="not covered by the VM"):
+        runner.evaluate(default_store(), 0.5, seeds=SEEDS, backend="vm")
 
 
-# ---------------------------------------------------------------- known discrepancies
+@pytest.mark.parametrize("what", sorted(COVERED))
+def test_covered_corners_run_on_the_vm(what: str) -> None:
+    runner = runner_of(uncovered_source(COVERED[what]), f"{what}.tts")
+    got = assert_same(runner, default_store(), 0.5, "vm")
+    assert isinstance(got, Evaluation) and got.reruns == 0
 
-# Ints of the language are Python ints; the compiled code holds them in int64
-# and compares / sorts them as float64. Each program answers `none` exactly
-# where the two disagree.
+
+# ---------------------------------------------------------------- big ints
+
+# Ints of the language are Python ints; the VM holds them in int64 and
+# compares / sorts them as float64 only when that is exact. Each program
+# answers `none` exactly where a careless int64/float64 engine would differ:
+# the VM hands those episodes to the reference.
 BIG_INTS = """
 controller big_ints
 params { case : int = 0 }
@@ -1023,42 +1001,30 @@ round {
 finally { answer winner(answers(alive)) }
 """
 
-# case: why the compiled code differs (the program answers `none` where it does)
+# case: what an int64/float64 engine would get wrong
 BIG_INT_CASES = {
-    1: "int `*`/`+`/`-` wrap at 64 bits in the compiled code",
-    2: "`order by` keys are stored as float64: distinct ints beyond 2**53 tie",
-    3: "an int compared with a float is converted to float64 (Python compares exactly)",
+    1: "int `*`/`+`/`-` wrapping at 64 bits",
+    2: "`order by` keys as float64: distinct ints beyond 2**53 tie",
+    3: "an int compared with a float converted to float64 (Python compares exactly)",
 }
 
 
-@pytest.mark.parametrize("backend", ["python", "numba"])
-def test_round_to_hugely_negative_digits_is_replayed(backend: str) -> None:
-    # Found by this file: k_round_n's typing sentinel once returned x unrounded
-    # for n <= -2**62 (Python gives 0.0); it now always replays.
+def test_round_to_hugely_negative_digits_is_replayed() -> None:
     runner = runner_of(BIG_INTS, "big_ints.tts")
-    got = assert_same(runner, default_store(), 0.5, backend, {"case": 4})
+    got = assert_same(runner, default_store(), 0.5, "vm", {"case": 4})
     assert isinstance(got, Evaluation) and got.reruns > 0
 
 
 def test_big_ints_program_without_a_case() -> None:
     runner = runner_of(BIG_INTS, "big_ints.tts")
-    for backend in ("python", "numba"):
-        assert_same(runner, default_store(), 0.5, backend, {"case": 0})
+    got = assert_same(runner, default_store(), 0.5, "vm", {"case": 0})
+    assert isinstance(got, Evaluation) and got.reruns == 0
 
 
-@pytest.mark.parametrize(
-    ("case", "backend"),
-    [
-        pytest.param(
-            case,
-            backend,
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=why),
-            id=f"{case}-{backend}",
-        )
-        for case, why in BIG_INT_CASES.items()
-        for backend in ("python", "numba")
-    ],
-)
-def test_big_int_arithmetic(case: int, backend: str) -> None:
+@pytest.mark.parametrize("case", sorted(BIG_INT_CASES))
+def test_big_int_arithmetic_is_replayed_exactly(case: int) -> None:
+    """An int64/float64 engine would answer `none` in each case; the VM agrees
+    with the reference episode for episode by handing those episodes back."""
     runner = runner_of(BIG_INTS, "big_ints.tts")
-    assert_same(runner, default_store(), 0.5, backend, {"case": case})
+    got = assert_same(runner, default_store(), 0.5, "vm", {"case": case})
+    assert isinstance(got, Evaluation) and got.reruns > 0

@@ -1,2 +1,0 @@
-"""The compiled backend: programs translated to Python source and compiled
-with numba, checked episode for episode against the reference interpreter."""
