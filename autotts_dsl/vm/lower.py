@@ -560,29 +560,30 @@ class Lowering:
         names: dict[str, Value] = {var: Scalar(b, T.BRANCH)}
         if where is not None:
             kept = self.seti(0)
-            idx = self.seti(0)
-            top, end, skip = Label(), Label(), Label()
-            self.place(top)
-            self.emit("LOOP", sel.row, sel.n, idx, b, end)
-            self.jump_if(where, False, skip, [*scope, names])
-            self.emit("STR", sel.row, kept, b)
-            self.emit("INC", kept)
-            self.place(skip)
-            self.emit("JMP", top)
-            self.place(end)
+
+            def keep() -> None:  # in place: the kept prefix never passes the cursor
+                skip = Label()
+                self.jump_if(where, False, skip, [*scope, names])
+                self.emit("STR", sel.row, kept, b)
+                self.emit("INC", kept)
+                self.place(skip)
+
+            self.each(sel, b, keep)
             self.emit("MOV_I", sel.n, kept)
         return sel, names
 
     def each(self, sel: Seq, b: Reg, body: Callable[[], None], idx: Reg | None = None) -> None:
-        """Run `body` with `b` bound to each entry of `sel` in order."""
+        """Run `body` with `b` bound to each entry of `sel` in order and `idx`
+        holding its position. The test sits at the bottom (one dispatch per
+        iteration): jump to it, and it jumps back while entries remain."""
         idx = idx if idx is not None else self.ireg()
-        self.emit("SETI", idx, 0)
-        top, end = Label(), Label()
+        self.emit("SETI", idx, -1)
+        top, test = Label(), Label()
+        self.emit("JMP", test)
         self.place(top)
-        self.emit("LOOP", sel.row, sel.n, idx, b, end)
         body()
-        self.emit("JMP", top)
-        self.place(end)
+        self.place(test)
+        self.emit("LOOP", sel.row, sel.n, idx, b, top)
 
     def expr_Query(self, e: ast.Query, scope: _Scope) -> Value:
         sel, _ = self.selection(e.var, e.source, e.where, scope)
@@ -609,12 +610,9 @@ class Lowering:
         del self.code[mark:]
         floats = v.type is T.FLOAT or as_float
         vrow = self.frow() if floats else self.irow()
-        pos = self.ireg()
-
-        one = self.const("i", "lit", value=1)
+        pos = idx
 
         def body() -> None:
-            self.emit("SUB_I", pos, idx, one)  # LOOP has advanced idx past this entry
             self.code.extend(value_code)
             if floats:
                 self.emit("STQ", vrow, pos, self.as_float(v))
@@ -831,11 +829,9 @@ class Lowering:
         if h.order:
             first = self.layout.n_frows
             key_rows = [self.frow() for _ in h.order]
-            idx, pos = self.ireg(), self.ireg()
-            one = self.const("i", "lit", value=1)
+            idx = pos = self.ireg()
 
             def keys() -> None:
-                self.emit("SUB_I", pos, idx, one)
                 for k, key_row in zip(h.order, key_rows, strict=True):
                     kv = self.scalar(k.key, inner)
                     if kv.type is T.FLOAT:

@@ -102,7 +102,7 @@ OPS: tuple[Op, ...] = (
     # -- branch sets and rows --
     Op("COLLECT", "kri", "row a = the branches of set kind k (opening order); I[c] = size"),
     Op("COPY_ROW", "rri", "row a[:I[c]] = row b[:I[c]]"),
-    Op("LOOP", "riiiL", "if I[idx] < I[len]: I[var] = row[I[idx]++] else jump"),
+    Op("LOOP", "riiiL", "I[idx] += 1; if I[idx] < I[len]: I[var] = row[I[idx]] and jump"),
     Op("LDR", "iri", "I[a] = row b[I[c]]"),
     Op("STR", "rii", "row a[I[b]] = I[c]"),
     Op("LDQ", "fqi", "F[a] = float row b[I[c]]"),

@@ -190,16 +190,51 @@ static inline int before(const double *keys, int64_t W, int64_t nk, int64_t desc
     return 0;
 }
 
+/* One key: a stable merge sort of positions by the key, compared inline. */
+static void sort_one_key(int64_t *perm, int64_t *tmp, int64_t n, const double *key, int desc) {
+    if (n <= 32) {
+        for (int64_t p = 1; p < n; p++) {
+            int64_t x = perm[p], q = p - 1;
+            double kx = key[x];
+            while (q >= 0 && (desc ? kx > key[perm[q]] : kx < key[perm[q]])) {
+                perm[q + 1] = perm[q];
+                q--;
+            }
+            perm[q + 1] = x;
+        }
+        return;
+    }
+    for (int64_t run = 1; run < n; run *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * run) {
+            int64_t mid = lo + run < n ? lo + run : n;
+            int64_t hi = lo + 2 * run < n ? lo + 2 * run : n;
+            int64_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) {
+                double ki = key[perm[i]], kj = key[perm[j]];
+                tmp[o++] = (desc ? kj > ki : kj < ki) ? perm[j++] : perm[i++];
+            }
+            while (i < mid) tmp[o++] = perm[i++];
+            while (j < hi) tmp[o++] = perm[j++];
+        }
+        memcpy(perm, tmp, (size_t)n * sizeof(int64_t));
+    }
+}
+
 /* Stable sort of items[:n] by the key rows; 0 on success, -1 on a NaN key. */
 static int sort_rows(VM *vm, int64_t *items, int64_t n, const double *keys, int64_t nk,
                      int64_t desc) {
     int64_t W = vm->W, *perm = vm->perm, *tmp = vm->tmp;
+    int sorted = 1; /* already in order (common: keys tie, or follow opening order) */
     for (int64_t p = 0; p < n; p++) {
         perm[p] = p;
         for (int64_t k = 0; k < nk; k++)
             if (isnan(keys[k * W + p])) return -1;
+        if (sorted && p > 0 && before(keys, W, nk, desc, p, p - 1)) sorted = 0;
     }
-    if (n <= 32) {
+    if (sorted) return 0;
+    if (nk == 1) {
+        sort_one_key(perm, tmp, n, keys, (int)(desc & 1));
+    } else if (n <= 32) {
         for (int64_t p = 1; p < n; p++) {
             int64_t x = perm[p], q = p - 1;
             while (q >= 0 && before(keys, W, nk, desc, x, perm[q])) {
@@ -536,14 +571,13 @@ static int episode(VM *vm, int64_t qi, const int64_t *order, int64_t nb, int64_t
         if (n > 0) memmove(ROW(a1), ROW(a2), (size_t)n * sizeof(int64_t));
         NEXT(4);
     }
-    OP(LOOP) {
-        int64_t k = I[a3];
+    OP(LOOP) { /* at the bottom of a loop: advance, and go round while entries remain */
+        int64_t k = ++I[a3];
         if (k < I[a2]) {
             I[a4] = ROW(a1)[k];
-            I[a3] = k + 1;
-            NEXT(6);
+            JUMP(a5);
         }
-        JUMP(a5);
+        NEXT(6);
     }
     OP(LDR) I[a1] = ROW(a2)[I[a3]]; NEXT(4);
     OP(STR) ROW(a1)[I[a2]] = I[a3]; NEXT(4);
