@@ -84,3 +84,16 @@ def discovery_aime24(shared_dir: Path) -> pd.DataFrame:
 def seed_cmc_class(shared_dir: Path) -> type:
     """The seed's CMC class, cut out of the shared README at run time."""
     return load_seed_cmc(shared_dir)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `vm` need the VM extension: without it (no C compiler at
+    install) they are skipped, and `test_vm_is_built` fails under CI=true."""
+    from autotts_dsl import vm
+
+    if vm.available():
+        return
+    skip = pytest.mark.skip(reason="the VM extension autotts_dsl._vm is not built")
+    for item in items:
+        if "vm" in item.keywords:
+            item.add_marker(skip)

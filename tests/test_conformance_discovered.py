@@ -36,7 +36,7 @@ def runner(name: str) -> ProgramRunner:
 
 # Both engines must reproduce the published numbers: the compiled backend
 # (what users get by default) and the reference interpreter (the semantics).
-BACKENDS = ["vm", "reference"]
+BACKENDS = [pytest.param("vm", marks=pytest.mark.vm), "reference"]
 
 
 def check_rows(rows: pd.DataFrame, shared_store: StoreLoader, backend: str) -> None:

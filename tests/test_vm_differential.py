@@ -56,6 +56,8 @@ from autotts_dsl.runtime import EpisodeFault
 from autotts_dsl.search.astops import rebuild, replace_node, walk
 from autotts_dsl.search.mutate import mutate
 
+pytestmark = pytest.mark.vm
+
 ARRAYS = ("answer", "correct", "cost", "seq_cost", "opened", "reads")
 SEEDS = (0, 1, 2)
 BETAS = (0.0, 0.3, 0.5, 1.0)

@@ -26,6 +26,8 @@ from autotts_dsl.types import T
 from autotts_dsl.vm.opcodes import OPCODE
 from tests.support.vm_snippet import Snippet
 
+pytestmark = pytest.mark.vm
+
 FAST = settings(max_examples=200, deadline=None)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
