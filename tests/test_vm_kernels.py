@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autotts_dsl.builtins import BUILTINS, Window, overloads, vote_stats_weighted
@@ -112,6 +112,10 @@ INT_OPS: dict[str, Callable[[int, int], Any]] = {
 
 @FAST
 @given(st.sampled_from(sorted(INT_OPS)), ANY_INT, ANY_INT)
+@example("FLOORDIV_I", INT64_MIN, -1)
+@example("MOD_I", INT64_MIN, -1)
+@example("MOD_I", -7, 2)
+@example("FLOORDIV_I", 7, -2)
 def test_int_binary(op: str, a: int, b: int) -> None:
     s = Snippet()
     out = s.itemp()
@@ -184,6 +188,10 @@ FLOAT_CMPS: dict[str, Callable[[float, float], bool]] = {
 
 @FAST
 @given(st.sampled_from(sorted(FLOAT_OPS)), ANY_FLOAT, ANY_FLOAT)
+@example("MIN_F", 0.0, -0.0)  # Python keeps the first of equal values: the sign tells
+@example("MAX_F", -0.0, 0.0)
+@example("MOD_F", -0.0, 5.0)
+@example("FLOORDIV_F", -1e-300, 1e300)
 def test_float_binary(op: str, a: float, b: float) -> None:
     s = Snippet()
     out = s.ftemp()
