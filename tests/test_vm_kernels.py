@@ -546,3 +546,47 @@ def test_snippets_end_with_the_answer(x: float) -> None:
     s.fconst(x)
     status, regs, _ = s.run()
     assert status == "done" and int(regs[0]) == 0
+
+
+# ---------------------------------------------------------------- branch sets
+
+SET_KINDS_PY = {
+    "opened": lambda fin, pru: True,
+    "running": lambda fin, pru: not fin and not pru,
+    "alive": lambda fin, pru: not pru,
+    "finished": lambda fin, pru: fin and not pru,
+    "pruned": lambda fin, pru: pru,
+}
+
+
+@FAST
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=20))
+def test_collect_each_set_kind(branches: list[tuple[bool, bool]]) -> None:
+    """COLLECT against the definitions of the branch sets (builtins: `finished`
+    excludes pruned branches, `alive` includes finished ones), on every mix of
+    finished and pruned branches — SDGV prunes finished branches."""
+    from autotts_dsl.vm.opcodes import SET_KINDS, SPECIAL_REGS, SPECIAL_ROWS
+
+    s = Snippet()
+    fin_row, pru_row = SPECIAL_ROWS.index("FIN"), SPECIAL_ROWS.index("PRU")
+    for j, (fin, pru) in enumerate(branches):
+        s.op("STR", fin_row, s.iconst(j), s.iconst(int(fin)))
+        s.op("STR", pru_row, s.iconst(j), s.iconst(int(pru)))
+    s.op("SETI", SPECIAL_REGS.index("OPENED"), len(branches))
+    outs = {}
+    for kind in SET_KINDS:
+        row, n = s.n_irows, s.itemp()
+        s.n_irows += 1
+        s.op("COLLECT", SET_KINDS.index(kind), row, n)
+        members = []
+        for p in range(len(branches)):
+            r = s.itemp()
+            s.op("LDR", r, row, s.iconst(p))
+            members.append(r)
+        outs[kind] = (n, members)
+    status, regs, _ = s.run()
+    assert status == "done"
+    for kind, (n, members) in outs.items():
+        want = [j for j, (fin, pru) in enumerate(branches) if SET_KINDS_PY[kind](fin, pru)]
+        got = [int(regs[r]) for r in members[: int(regs[n])]]
+        assert got == want, kind
