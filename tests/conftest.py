@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -84,3 +84,17 @@ def discovery_aime24(shared_dir: Path) -> pd.DataFrame:
 def seed_cmc_class(shared_dir: Path) -> type:
     """The seed's CMC class, cut out of the shared README at run time."""
     return load_seed_cmc(shared_dir)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_store_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read the user's `stores.conf` (`tts-dsl stores add`): the
+    config directory points at an empty one unless a test sets its own."""
+    if "TTS_DSL_CONFIG" in os.environ:
+        yield
+        return
+    os.environ["TTS_DSL_CONFIG"] = str(tmp_path_factory.mktemp("config"))
+    try:
+        yield
+    finally:
+        os.environ.pop("TTS_DSL_CONFIG", None)
