@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..check import CheckReport
     from ..interpreter import ProgramRunner
 
-TRACE_LEVELS = ("actions", "full")  # autotts_dsl.trace.TRACE_LEVELS (a test keeps them equal)
+TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS (a test checks)
 
 
 def add_parser(sub: Any) -> None:
@@ -144,6 +144,17 @@ def run(args: argparse.Namespace) -> int:
         {"ok": None, "skipped": True} if args.no_check else _check_first(args, runner, beta, params)
     )
     stores = load_stores(args.store)
+    if args.out:  # fail before the work, not after it
+        from pathlib import Path
+
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(
+                f"{args.out}: cannot write results there: {exc.strerror or exc} "
+                "(checked before running)",
+                EXIT_USAGE,
+            ) from None
     rows: list[dict[str, Any]] = []
     records: list[str] = []
     episodes = len(seeds) * sum(len(s) for s in stores)
@@ -289,7 +300,8 @@ def _print_table(
     knob_text = ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items()
     )
-    console.print(dim(f"knobs: {knob_text}"), soft_wrap=True)
+    if knob_text:
+        console.print(dim(f"knobs: {knob_text}"), soft_wrap=True)
     if any(r["synthetic"] for r in rows):
         console.print(
             dim(

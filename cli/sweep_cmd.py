@@ -58,7 +58,7 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
 """(kind, metric, file stem) of the figures a sweep draws."""
 
 PROVENANCE_FILE = "provenance.json"
-TRACE_LEVELS = ("actions", "full")
+TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS
 
 _jobs = int_at_least(1)
 
