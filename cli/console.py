@@ -76,6 +76,8 @@ def new_table(console: Console, *, title: str | None = None, caption: str | None
             caption_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
+            show_edge=False,
+            padding=(0, 1, 0, 0),  # with the box's blank divider: two spaces between columns
         )
     return Table(
         title=title,

@@ -580,7 +580,10 @@ def print_headline(
     if not term:
         table.add_column("program")
     table.add_column("store", overflow="fold")
-    heads = ("peak acc\n(β)", "β=0.5\nacc · tok", "SC@64\nacc · tok", "tok at\nSC@64 acc", "saved")
+    heads = ["peak acc\n(β)", "β=0.5\nacc · tok", "SC@64\nacc · tok"]
+    if not term:  # a terminal keeps to 80 columns: `saved` already says it
+        heads.append("tok at\nSC@64 acc")
+    heads.append("saved")
     for head in heads:
         table.add_column(head if term else head.replace("\n", " "), justify="right", no_wrap=True)
     for prog in per_program:
@@ -594,21 +597,22 @@ def print_headline(
                 f"{h.peak_accuracy:.2f} ({h.peak_beta:g})",
                 _pair(h.accuracy_at_half, h.tokens_at_half),
                 _pair(h.sc64_accuracy, h.sc64_tokens),
-                _tok(h.matched_tokens),
+                *([] if term else [_tok(h.matched_tokens)]),
                 _saving(h),
             ]
-            table.add_row(*([h.program] if not term else []), *cells)
+            table.add_row(*([] if term else [h.program]), *cells)
         if len(rows) > 1:
             saved = "-" if prog.mean_savings is None else f"{100 * prog.mean_savings:.1f} %"
+            reach = f"{prog.n_reached}/{prog.n_with_reference}"
             cells = [
                 styled("  mean" if term else "mean", "bold"),
                 styled(f"{prog.mean_peak_accuracy:.2f}", "bold"),
                 _pair(prog.mean_accuracy_at_half, prog.mean_tokens_at_half),
                 _pair(prog.mean_sc64_accuracy, None).replace(" · -", ""),
-                f"{prog.n_reached}/{prog.n_with_reference} reach",
-                styled(saved, "bold"),
+                *([] if term else [f"reached {reach}"]),
+                styled(f"{saved} ({reach})" if term else saved, "bold"),
             ]
-            table.add_row(*([prog.program] if not term else []), *cells)
+            table.add_row(*([] if term else [prog.program]), *cells)
         if term:
             table.add_section()
     print_table(console, table)
@@ -616,8 +620,8 @@ def print_headline(
         dim(
             "acc: accuracy %; tok: average tokens per question; saved: 1 - tokens the "
             "program's Pareto frontier needs to reach SC@64's accuracy (log-interpolated) "
-            "/ SC@64's tokens; means over the stores where it is reached. Exact figures: "
-            "summary.csv, results.csv."
+            "/ SC@64's tokens; means over the stores where it is reached (how many, in "
+            "brackets). Exact figures: summary.csv, results.csv."
         )
     )
     if any(h.synthetic for h in per_store):
