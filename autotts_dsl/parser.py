@@ -8,6 +8,7 @@ spans. No program text is ever evaluated as Python.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -461,21 +462,58 @@ def _word_before(line_text: str, col: int) -> str:
     return words[-1] if words else ""
 
 
+def _osa_distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of neighbours (`sapwn`) as one edit."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _keyword_like(word: str, candidates: Iterable[str]) -> str:
+    """`did you mean `spawn`?` when `word` is one or two typos from a keyword."""
+    limit = 1 if len(word) <= 4 else 2
+    best = sorted((_osa_distance(word, c), c) for c in set(candidates) if c != word)
+    if best and best[0][0] <= limit:
+        return f"did you mean `{best[0][1]}`?"
+    return did_you_mean(word, candidates)
+
+
 def _typo_hint(found: str, expected: set[str], line_text: str, col: int) -> str:
     """`did you mean `finally`?` for a misspelt keyword: the word at the
     error, or the word just before it (`read_ful 1` fails at the `1`)."""
     word, start = _word_at(line_text, col)
     if word and word not in KEYWORDS:
         candidates = _keywords_in(expected) if start == col else []
-        hint = did_you_mean(word, candidates or KEYWORDS)
+        hint = _keyword_like(word, candidates or KEYWORDS)
         if hint:
             return f"`{word}` is not a keyword here; {hint}"
     before = _word_before(line_text, col)
     if before and before not in KEYWORDS and before != word:
-        hint = did_you_mean(before, KEYWORDS)
+        hint = _keyword_like(before, KEYWORDS)
         if hint:
             return f"`{before}` is not a keyword; {hint}"
     return ""
+
+
+def _section_starting(line_text: str, col: int) -> tuple[str, int] | None:
+    """The section keyword that starts this line before `col` (`finally {`
+    inside an open block lexes `finally` as a name, so the parser fails at
+    the `{` after it), with its column."""
+    stripped = line_text.lstrip()
+    first = re.match(r"[A-Za-z_][A-Za-z0-9_]*", stripped)
+    if first is None or first.group() not in SECTION_WORDS:
+        return None
+    start = len(line_text) - len(stripped) + 1
+    return (first.group(), start) if start <= col else None
 
 
 # ------------------------------------------------------------ unclosed blocks
@@ -614,9 +652,10 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
         tok = err.token
         expected = set(err.expected)
         text = str(tok)
-        if tok.type == "$END" or (text in SECTION_WORDS and line_text[: col - 1].strip() == ""):
-            at = (len(lines) + 1, 0) if tok.type == "$END" else (line, col)
-            unclosed = _unclosed_block(source, at, "$END" if tok.type == "$END" else text)
+        section = None if tok.type == "$END" else _section_starting(line_text, col)
+        if tok.type == "$END" or section is not None:
+            at = (len(lines) + 1, 0) if section is None else (line, section[1])
+            unclosed = _unclosed_block(source, at, "$END" if section is None else section[0])
             if unclosed is not None:
                 return unclosed
         if tok.type == "$END":
