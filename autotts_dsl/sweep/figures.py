@@ -114,19 +114,22 @@ def program_color(name: str) -> str:
 
 def color_map(names: Iterable[str]) -> dict[str, str]:
     """Colours for the curves of one figure: each name's own colour, unless
-    two names would share one, in which case the later name (in sorted
-    order) moves to the next free palette slot."""
+    two names of the figure want the same one; then the first (in sorted
+    order) keeps it and the other takes the next free palette slot. So a
+    name no other name of the figure competes with has its own colour."""
     out: dict[str, str] = {}
     used: set[str] = set()
     unique = sorted(set(names))
-    for name in unique:  # fixed colours first: they never move
-        if name in PROGRAM_COLORS:
-            out[name] = PROGRAM_COLORS[name]
-            used.add(out[name])
+    for name in unique:  # fixed colours and uncontested hashed ones first
+        color = program_color(name)
+        if color not in used:
+            out[name] = color
+            used.add(color)
     for name in unique:
         if name in out:
             continue
         slot = _slot(name)
+        color = PALETTE[slot]
         for k in range(len(PALETTE)):
             color = PALETTE[(slot + k) % len(PALETTE)]
             if color not in used:
@@ -289,50 +292,45 @@ def place_labels(
     for lab in labels:
         inside = lab.ax.get_window_extent(renderer)
         key = id(lab.ax)
-        boxes: list[tuple[tuple[float, float], Any]] = []
+        # Measure the label once per alignment, then move that box around.
+        base: dict[str, Any] = {}
+        for ha in ("left", "right"):
+            probe = _annotate(lab, 0.0, 0.0, ha)
+            base[ha] = probe.get_window_extent(renderer)
+            probe.remove()
+        free = []
         for dx, dy in _OFFSETS:
-            ann = lab.ax.annotate(
-                lab.text,
-                (lab.x, lab.y),
-                textcoords="offset points",
-                xytext=(dx, dy),
-                ha="left" if dx >= 0 else "right",
-                fontsize=lab.size,
-                color=lab.color,
-                annotation_clip=False,
-            )
-            box = ann.get_window_extent(renderer)
-            ann.remove()
-            boxes.append(((dx, dy), box))
-        free = [
-            (off, b)
-            for off, b in boxes
-            if b.x0 >= inside.x0
-            and b.x1 <= inside.x1
-            and b.y0 >= inside.y0
-            and b.y1 <= inside.y1
-            and not any(b.overlaps(o) for o in placed.get(key, []))
-            and not (key in hard and hard[key].hit(b))
-        ]
+            b = base["left" if dx >= 0 else "right"].translated(dx * scale, dy * scale)
+            if (
+                b.x0 >= inside.x0
+                and b.x1 <= inside.x1
+                and b.y0 >= inside.y0
+                and b.y1 <= inside.y1
+                and not any(b.overlaps(o) for o in placed.get(key, []))
+                and not (key in hard and hard[key].hit(b))
+            ):
+                free.append(((dx, dy), b))
         clear = [(off, b) for off, b in free if not (key in soft and soft[key].hit(b))]
         options = clear or free
         if not options:
             continue
         (dx, dy), box = options[0]
-        out.append(
-            lab.ax.annotate(
-                lab.text,
-                (lab.x, lab.y),
-                textcoords="offset points",
-                xytext=(dx, dy),
-                ha="left" if dx >= 0 else "right",
-                fontsize=lab.size,
-                color=lab.color,
-                annotation_clip=False,
-            )
-        )
+        out.append(_annotate(lab, dx, dy, "left" if dx >= 0 else "right"))
         placed.setdefault(key, []).append(box)
     return out
+
+
+def _annotate(lab: PointLabel, dx: float, dy: float, ha: str) -> Any:
+    return lab.ax.annotate(
+        lab.text,
+        (lab.x, lab.y),
+        textcoords="offset points",
+        xytext=(dx, dy),
+        ha=ha,
+        fontsize=lab.size,
+        color=lab.color,
+        annotation_clip=False,
+    )
 
 
 def freeze_layout(fig: Any) -> None:
@@ -341,8 +339,12 @@ def freeze_layout(fig: Any) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)  # text extents need a renderer; Agg measures as it draws
-    fig.draw_without_rendering()
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)  # the layout alone: saving draws the figure once
     fig.set_layout_engine("none")
+    for ax in fig.axes:
+        ax.get_xlim(), ax.get_ylim()  # settle autoscaled limits before measuring
 
 
 # ---------------------------------------------------------------------------
