@@ -286,7 +286,7 @@ def place_labels(
         px, py = ob.ax.transData.transform((ob.x, ob.y))
         (hard if ob.hard else soft).setdefault(id(ob.ax), _Circles()).add(px, py, ob.radius * scale)
     for line in lines:
-        _sampled(line.ax, line, 2.0 * scale, 0.8 * scale, soft.setdefault(id(line.ax), _Circles()))
+        _sampled(line.ax, line, 2.0 * scale, 1.5 * scale, soft.setdefault(id(line.ax), _Circles()))
     placed: dict[int, list[Any]] = {}
     out = []
     for lab in labels:
