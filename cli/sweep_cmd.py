@@ -38,6 +38,7 @@ from .console import (
     stderr_console,
     stdout_console,
     styled,
+    write_plain,
 )
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
@@ -129,6 +130,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--fresh", action="store_true", help="recompute every cell, replacing cached results"
+    )
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="sweep even programs that `check` finds errors in (as `run --no-check`)",
     )
     p.add_argument(
         "--traces",
@@ -223,6 +229,41 @@ def assign_params(
         for label in targets:
             out[label][name] = value
     return out
+
+
+def _check_first(
+    programs: Sequence[tuple[ProgramRunner, ProgramSpec]], overrides: dict[str, dict[str, str]]
+) -> None:
+    """As `run` does: refuse programs that `check` rejects (with its params),
+    before any cell runs; one line for the warnings."""
+    from ..diagnostics import DiagnosticError
+    from ..runs import check_before_run
+
+    err = stderr_console()
+    failed: list[str] = []
+    warned: list[str] = []
+    for runner, spec in programs:
+        try:
+            runner.compile(0.5, overrides[spec.label])
+        except DiagnosticError:
+            continue  # reported by build_cells, with its exit code
+        report = check_before_run(runner, 0.5, overrides[spec.label])
+        if report.errors:
+            write_plain(err, report.render() + "\n")
+            failed.append(runner.path)
+        elif report.warnings:
+            warned.append(f"{spec.label}: {len(report.warnings)}")
+    if failed:
+        raise CliError(
+            f"check found errors in {', '.join(failed)}; nothing was run "
+            "(--no-check sweeps anyway)",
+            EXIT_INVALID,
+        )
+    if warned:
+        err.print(
+            dim(f"check: ok, with warnings ({'; '.join(warned)}; `tts-dsl check` shows them)"),
+            soft_wrap=True,
+        )
 
 
 def load_store_specs(specs: Sequence[str] | None) -> list[StoreSpec]:
@@ -322,6 +363,8 @@ def run(args: argparse.Namespace) -> int:
     items = _parse_param_items(args.param)
     programs = load_programs(args.programs)
     overrides = assign_params(programs, items)
+    if not args.no_check:
+        _check_first(programs, overrides)
     stores = load_store_specs(args.store)
     cells = build_cells(programs, overrides, betas, stores, seeds, args.baselines)
     # Workers inherit the environment. Results do not depend on the engine, so

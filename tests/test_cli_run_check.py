@@ -205,3 +205,15 @@ def test_run_out_into_a_file_is_a_usage_error(
     status, out, err = run_cli(capsys, "run", "sc", "--seeds", "1", "--out", str(blocker / "x"))
     assert status == 2 and out == ""
     assert "cannot write results" in err and "before running" in err and "Traceback" not in err
+
+
+def test_sweep_checks_first_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    prog = tmp_path / "bad.tts"
+    prog.write_text(DOWN_DECLARED_UP)
+    argv = ["sweep", "sc", str(prog), "--betas", "1", "--seeds", "1", "--jobs", "1", "--no-plot"]
+    status, out, err = run_cli(capsys, *argv, "--out", str(tmp_path / "o"))
+    assert status == 1 and out == ""
+    assert "error[E201]" in err and "nothing was run" in err
+    assert not (tmp_path / "o" / "results.csv").exists()
+    status, _, err = run_cli(capsys, *argv, "--no-check", "--out", str(tmp_path / "o"))
+    assert status == 0, err

@@ -251,3 +251,12 @@ def test_trajectory_uses_the_same_style(tmp_path: Path) -> None:
     ]
     out = plot_trajectory(pts, tmp_path / "t.pdf", beta=1.0)
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_dollar_signs_in_names_are_not_mathtext(tmp_path: Path) -> None:
+    rows = grid_rows(("$x^2$", "a$b"))
+    fig = results_figure(rows)
+    texts = [t for t in fig.legends[0].get_texts()] + _texts(fig)
+    assert {"$x^2$", "a$b"} <= {t.get_text() for t in texts}
+    assert not any(t.get_parse_math() for t in texts)
+    assert plot_results(rows, tmp_path / "d.svg").read_bytes().startswith(b"<?xml")

@@ -333,6 +333,14 @@ def _annotate(lab: PointLabel, dx: float, dy: float, ha: str) -> Any:
     )
 
 
+def literal_text() -> Any:
+    """A context in which figure text is never mathtext: a program or store
+    name with `$` signs prints as written (user text is text)."""
+    import matplotlib
+
+    return matplotlib.rc_context({"text.parse_math": False})
+
+
 def freeze_layout(fig: Any) -> None:
     """Run the layout engine once and keep its result, so that labels placed
     afterwards stay where `place_labels` measured them."""
@@ -362,12 +370,9 @@ def figure_bytes(fig: Any, fmt: str, fingerprint: str, dpi: int) -> bytes:
     else:
         meta = {"Creator": "tts-dsl", "Description": tag, "Date": None}
     buf = io.BytesIO()
-    if fmt == "svg":
-        import matplotlib
+    import matplotlib
 
-        with matplotlib.rc_context({"svg.hashsalt": fingerprint}):
-            fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
-    else:
+    with matplotlib.rc_context({"svg.hashsalt": fingerprint, "text.parse_math": False}):
         fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
     return buf.getvalue()
 

@@ -43,6 +43,7 @@ from .figures import (
     freeze_layout,
     has_fingerprint,
     kilo,
+    literal_text,
     place_labels,
     png_text,
     style_accuracy_axis,
@@ -320,6 +321,13 @@ def results_figure(
     dpi: int = 150,
 ) -> Any:
     """The figure `plot_results` writes (a matplotlib `Figure`)."""
+    with literal_text():
+        return _results_figure(rows, metric, baselines, title, dpi)
+
+
+def _results_figure(
+    rows: Sequence[Row], metric: Metric, baselines: bool, title: str | None, dpi: int
+) -> Any:
     from matplotlib.figure import Figure
 
     stores = _stores(rows)
@@ -430,6 +438,13 @@ def mean_figure(
     dpi: int = 200,
 ) -> Any:
     """The figure `plot_mean` writes (a matplotlib `Figure`)."""
+    with literal_text():
+        return _mean_figure(rows, metric, baselines, title, dpi)
+
+
+def _mean_figure(
+    rows: Sequence[Row], metric: Metric, baselines: bool, title: str | None, dpi: int
+) -> Any:
     from matplotlib.figure import Figure
 
     curves = _Curves(rows, metric, baselines)

@@ -87,6 +87,13 @@ def plot_trajectory(
     """Two panels (search, held-out) sharing the y axis: the trajectory
     t1 → tN, each controller in its program's colour (as in the sweep's
     figures), labels placed where they do not collide. Format from the suffix."""
+    from .figures import literal_text
+
+    with literal_text():
+        return _plot_trajectory(points, Path(out_path), beta, dpi)
+
+
+def _plot_trajectory(points: Sequence[TrajectoryPoint], out: Path, beta: float, dpi: int) -> Path:
     import hashlib
 
     from matplotlib.figure import Figure
@@ -104,7 +111,6 @@ def plot_trajectory(
         style_token_axis,
     )
 
-    out = Path(out_path)
     fmt = figure_format(out)
     colors = color_map(p.program for p in points)
     fig = Figure(figsize=(8.0, 3.6), layout="constrained", dpi=dpi)
