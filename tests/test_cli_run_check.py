@@ -61,7 +61,9 @@ def test_warnings_do_not_stop_a_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "check:" not in err  # --json: the verdict is in the document
 
 
-def test_check_is_given_the_runs_params_when_the_checker_takes_them() -> None:
+def test_check_is_given_the_runs_params_when_the_checker_takes_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """The call passes params in one line, once `check_program` accepts them
     (the checker's range pass then sees `--param n_init=-3`)."""
     import inspect
@@ -72,6 +74,8 @@ def test_check_is_given_the_runs_params_when_the_checker_takes_them() -> None:
     report = runs.check_before_run(runner, 0.5, {"n_init": "-3"})
     if "params" in inspect.signature(check_program).parameters:
         assert not report.ok and report.errors  # out of range for a count
+        code, out, err = run_cli(capsys, "run", "cmc", "--param", "n_init=-3", "--seeds", "1")
+        assert code == 1 and out == "" and "nothing was run" in err
     else:
         assert report.ok  # checked at the defaults: ranges of params wait for the checker
 
@@ -217,3 +221,23 @@ def test_sweep_checks_first_too(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert not (tmp_path / "o" / "results.csv").exists()
     status, _, err = run_cli(capsys, *argv, "--no-check", "--out", str(tmp_path / "o"))
     assert status == 0, err
+
+
+def test_params_reach_a_checker_that_takes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stands in for the checker's `params=` keyword (issue 15 item 2)."""
+    import autotts_dsl.check as check
+
+    seen: dict[str, object] = {}
+    real = check.check_program
+
+    def with_params(program, source="", path="<input>", *, params=None, **kw):  # type: ignore[no-untyped-def]
+        seen["params"] = params
+        return real(program, source, path, **kw)
+
+    monkeypatch.setattr(check, "check_program", with_params)
+    runs._check_takes_params.cache_clear()
+    try:
+        runs.check_before_run(load_program("sc"), 0.25, {"samples": "4"})
+    finally:
+        runs._check_takes_params.cache_clear()
+    assert seen["params"] == {"samples": "4"}
