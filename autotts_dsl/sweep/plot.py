@@ -157,6 +157,7 @@ class _Marks:
         self.obstacles: list[Obstacle] = []
         self.lines: list[Polyline] = []
         self.hlines: list[tuple[Any, float]] = []
+        self.off_frontier = False
 
     def place(self, fig: Any) -> None:
         freeze_layout(fig)
@@ -191,6 +192,7 @@ def _draw(
         ax.plot(xs, ys, "-", color=color, lw=0.9 * scale, alpha=0.45, zorder=3)
         ax.plot(xs, ys, "o", ms=ms, mfc="white", mec=color, mew=1.2 * scale, zorder=4)
         front = pareto_front(pts)
+        marks.off_frontier |= len(front) < len(pts)
         fx, fy = [p.tokens for p in front], [p.accuracy for p in front]
         ax.plot(fx, fy, "-o", color=color, lw=lw, ms=ms, zorder=5)
         marks.lines += [Polyline(ax, xs, ys), Polyline(ax, fx, fy)]
@@ -250,16 +252,24 @@ def _draw(
         )
 
 
-def _legend_handles(handles: dict[str, Any]) -> list[Any]:
+def _legend_handles(handles: dict[str, Any], marks: _Marks) -> list[Any]:
     from matplotlib.lines import Line2D
 
     ordered = [h for k, h in handles.items() if not k.startswith("~")]
     ordered += [h for k, h in sorted(handles.items()) if k.startswith("~")]
-    ordered.append(
-        Line2D(
-            [], [], ls="", marker="o", ms=4.5, mfc="white", mec="#555555", label="off-frontier β"
+    if marks.off_frontier:  # explain hollow points only where there are some
+        ordered.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                ms=4.5,
+                mfc="white",
+                mec="#555555",
+                label="off-frontier β",
+            )
         )
-    )
     return ordered
 
 
@@ -369,7 +379,7 @@ def _results_figure(
         ax.set_title(name, fontsize=TITLE_SIZE)
         if gr == nrows - 1 or (gr + 1, gc) not in used:
             ax.set_xlabel(METRIC_LABELS[metric], fontsize=LABEL_SIZE - 0.5)
-    ordered = _legend_handles(handles)
+    ordered = _legend_handles(handles, marks)
     fig.legend(
         handles=ordered,
         loc="outside lower center",
@@ -479,7 +489,7 @@ def _mean_figure(
     ax.set_xlabel(SHORT_METRIC_LABELS[metric], fontsize=7)
     ax.set_ylabel("accuracy (%)", fontsize=7)
     ax.tick_params(labelsize=6.5)
-    ordered = _legend_handles(handles)
+    ordered = _legend_handles(handles, marks)
     fig.legend(
         handles=ordered,
         loc="outside lower center",
