@@ -254,7 +254,7 @@ def test_trajectory_uses_the_same_style(tmp_path: Path) -> None:
 
 
 def test_dollar_signs_in_names_are_not_mathtext(tmp_path: Path) -> None:
-    rows = grid_rows(("$x^2$", "a$b"))
+    rows = [r for r in grid_rows(("$x^2$", "a$b")) if r["store"].endswith("8B/aime24")]
     fig = results_figure(rows)
     texts = [t for t in fig.legends[0].get_texts()] + _texts(fig)
     assert {"$x^2$", "a$b"} <= {t.get_text() for t in texts}
