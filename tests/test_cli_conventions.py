@@ -199,3 +199,41 @@ def test_store_names_and_files_in_one_store_option(
     )
     assert code == 0, err
     assert [r["store"] for r in json.loads(out)["results"]] == ["m/a", "m/b"]
+
+
+def _readme_commands() -> list[list[str]]:
+    """Every `tts-dsl ...` command in the README's code blocks."""
+    import re
+    import shlex
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n(.*?)```", text, flags=re.S)
+    commands = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            for part in line.split("&&"):
+                part = part.split(" #")[0].split(">")[0].strip()
+                if part.startswith("tts-dsl "):
+                    commands.append(shlex.split(part)[1:])
+    return commands
+
+
+def test_every_readme_command_parses() -> None:
+    commands = _readme_commands()
+    assert len(commands) >= 15
+    parser = build_parser(full=True)
+    for argv in commands:
+        argv = [a for a in argv if not (a.startswith("[") and a.endswith("]"))]  # [--check]
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            raise AssertionError(f"README: tts-dsl {' '.join(argv)}") from exc
+
+
+def test_readme_examples_write_under_out() -> None:
+    """No example leaves files in the repository root (issue 15, item 5)."""
+    for argv in _readme_commands():
+        for flag in ("--out", "-o", "--trace", "--output-path"):
+            if flag in argv:
+                value = argv[argv.index(flag) + 1]
+                assert value.startswith("out/"), (flag, value, argv)
