@@ -14,7 +14,6 @@ Only rich's console and text are imported here; tables load on first use.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -113,7 +112,3 @@ def write_plain(console: Console, text: str) -> None:
     console.file.write(text if text.endswith("\n") else text + "\n")
     console.file.flush()
 
-
-def is_terminal(stream: Any = None) -> bool:
-    """Whether `stream` (default stderr) goes to a terminal, as rich decides it."""
-    return Console(file=stream or sys.stderr).is_terminal

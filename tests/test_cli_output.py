@@ -133,3 +133,34 @@ def test_summary_csv_columns_are_typed(
     assert mean["n_stores"] == "2" and mean["synthetic"] == ""
     assert all(r["program_hash"] and r["seeds"] == "0:1" and r["tool_version"] for r in rows)
     assert all(r["store_hash"] for r in rows if r["store"] != "mean")
+
+
+def test_sweep_results_carry_their_provenance(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, autotts_like: list[Path]
+) -> None:
+    import json
+
+    from autotts_dsl import __version__
+    from autotts_dsl.programs import load_program
+    from autotts_dsl.sweep.grid import program_spec
+
+    out_dir = tmp_path / "o"
+    argv = ["sweep", "sc", "--betas", "1", "--seeds", "2", "--jobs", "1", "--no-plot"]
+    argv += ["-s", str(autotts_like[0]), "--out", str(out_dir)]
+    code, out, err = run_cli(capsys, *argv, "--json")
+    assert code == 0, err
+    prov = json.loads((out_dir / "provenance.json").read_text())
+    assert json.loads(out)["provenance"] == prov
+    assert prov["command"] == ["tts-dsl", *argv, "--json"] and prov["version"] == __version__
+    assert (
+        prov["programs"][0]["program_hash"] == program_spec(load_program("sc"), "sc").program_hash
+    )
+    assert prov["stores"][0]["name"] == "autotts/Qwen3-0.6B/aime24"
+    assert (prov["seeds"], prov["betas"]) == ("0:2", [1.0])
+    assert prov["engines"] and prov["cells"]["total"] == 2
+    with (out_dir / "results.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert all(r["backend"] in prov["engines"] and r["tool_version"] == __version__ for r in rows)
+    assert {r["store_hash"] for r in rows} == {prov["stores"][0]["content_hash"]}
+    matrix = next(out_dir.glob("matrix_results_*/*_raw.csv")).read_text().splitlines()[0]
+    assert matrix.endswith("Store_Hash,Backend,Tool_Version")
