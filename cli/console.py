@@ -111,4 +111,3 @@ def write_plain(console: Console, text: str) -> None:
     """Pre-rendered text (diagnostics) written as it is, never re-wrapped."""
     console.file.write(text if text.endswith("\n") else text + "\n")
     console.file.flush()
-
