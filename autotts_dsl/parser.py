@@ -7,6 +7,8 @@ spans. No program text is ever evaluated as Python.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
-from .diagnostics import Diagnostic, DiagnosticError, Span
+from .diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
 
 GRAMMAR_PATH = Path(__file__).parent / "grammar" / "tts.lark"
 
@@ -394,21 +396,221 @@ KEYWORDS = frozenset(
 )
 
 
+def _terminal_text(name: str) -> str:
+    """How a grammar terminal reads in a message: never lark's own names
+    (`__ANON_0` is the `??` operator)."""
+    if name in _TOKEN_NAMES:
+        return _TOKEN_NAMES[name]
+    try:
+        term = _lark().get_terminal(name)
+    except KeyError:
+        term = None
+    if term is not None and type(term.pattern).__name__ == "PatternStr":
+        return f"`{term.pattern.value!s}`"
+    if name.replace("_", "").isalpha() and name.isupper():
+        return f"`{name.lower()}`"
+    return "a token"
+
+
 def _describe_expected(expected: set[str]) -> str:
-    names = []
-    for t in sorted(expected):
-        if t in _TOKEN_NAMES:
-            names.append(_TOKEN_NAMES[t])
-        elif t.replace("_", "").isalpha() and t.isupper():
-            names.append(f"`{t.lower()}`")
-        else:
-            names.append(t)
-    names = sorted(set(names))
-    if len(names) > 8:
+    names = sorted({_terminal_text(t) for t in expected})
+    if len(names) > 10:
         return ", ".join(names[:8]) + f" or one of {len(names) - 8} more"
     if len(names) > 1:
         return ", ".join(names[:-1]) + " or " + names[-1]
     return names[0] if names else "something else"
+
+
+SECTION_WORDS = frozenset(
+    ["controller", "limits", "params", "schedule", "state", "branch", "init", "round", "finally"]
+)
+
+
+def _keywords_in(expected: set[str]) -> list[str]:
+    """The keywords among the terminals a parser state expects."""
+    out = []
+    for t in expected:
+        text = _terminal_text(t)
+        word = text.strip("`")
+        if text.startswith("`") and word in KEYWORDS:
+            out.append(word)
+    return out
+
+
+def _word_at(line_text: str, col: int) -> tuple[str, int]:
+    """The identifier covering or ending just before 1-based `col` (and its
+    column), else ('', 0)."""
+    i = max(0, min(col - 1, len(line_text)))
+
+    def ident(ch: str) -> bool:
+        return ch.isalnum() or ch == "_"
+
+    if i < len(line_text) and ident(line_text[i]):
+        start = i
+        while start > 0 and ident(line_text[start - 1]):
+            start -= 1
+        end = i
+        while end < len(line_text) and ident(line_text[end]):
+            end += 1
+        return line_text[start:end], start + 1
+    return "", 0
+
+
+def _word_before(line_text: str, col: int) -> str:
+    """The last identifier before 1-based `col` on the line."""
+    words: list[str] = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", line_text[: max(0, col - 1)])
+    return words[-1] if words else ""
+
+
+def _osa_distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of neighbours (`sapwn`) as one edit."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _keyword_like(word: str, candidates: Iterable[str]) -> str:
+    """`did you mean `spawn`?` when `word` is one or two typos from a keyword."""
+    limit = 1 if len(word) <= 4 else 2
+    best = sorted((_osa_distance(word, c), c) for c in set(candidates) if c != word)
+    if best and best[0][0] <= limit:
+        return f"did you mean `{best[0][1]}`?"
+    return did_you_mean(word, candidates)
+
+
+def _typo_hint(found: str, expected: set[str], line_text: str, col: int) -> str:
+    """`did you mean `finally`?` for a misspelt keyword: the word at the
+    error, or the word just before it (`read_ful 1` fails at the `1`)."""
+    word, start = _word_at(line_text, col)
+    if word and word not in KEYWORDS:
+        candidates = _keywords_in(expected) if start == col else []
+        hint = _keyword_like(word, candidates or KEYWORDS)
+        if hint:
+            return f"`{word}` is not a keyword here; {hint}"
+    before = _word_before(line_text, col)
+    if before and before not in KEYWORDS and before != word:
+        hint = _keyword_like(before, KEYWORDS)
+        if hint:
+            return f"`{before}` is not a keyword; {hint}"
+    return ""
+
+
+def _section_starting(line_text: str, col: int) -> tuple[str, int] | None:
+    """The section keyword that starts this line before `col` (`finally {`
+    inside an open block lexes `finally` as a name, so the parser fails at
+    the `{` after it), with its column."""
+    stripped = line_text.lstrip()
+    first = re.match(r"[A-Za-z_][A-Za-z0-9_]*", stripped)
+    if first is None or first.group() not in SECTION_WORDS:
+        return None
+    start = len(line_text) - len(stripped) + 1
+    return (first.group(), start) if start <= col else None
+
+
+# ------------------------------------------------------------ unclosed blocks
+
+
+def _braces(source: str, upto: tuple[int, int]) -> tuple[list[tuple[int, int]], list[Any]]:
+    """Scan `{`/`}` before (line, col), outside comments and strings: the
+    `{`s still open there, and the pairs that closed, each as
+    ((open line, col), (close line, col))."""
+    stack: list[tuple[int, int]] = []
+    pairs: list[Any] = []
+    line, col = 1, 0
+    in_string = in_comment = False
+    for ch in source:
+        col += 1
+        if (line, col) >= upto:
+            break
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = in_string = False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            in_string = ch != '"'
+            continue
+        if ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            stack.append((line, col))
+        elif ch == "}" and stack:
+            pairs.append((stack.pop(), (line, col)))
+    return stack, pairs
+
+
+def _indent(lines: list[str], line: int) -> int:
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return len(text) - len(text.lstrip())
+
+
+def _block_name(lines: list[str], line: int, col: int) -> str:
+    """`round`, `if`, `for`, `rule widen` ...: what opened the `{` at (line, col)."""
+    text = lines[line - 1][: col - 1] if 0 < line <= len(lines) else ""
+    words: list[str] = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)
+    for i, w in enumerate(words):
+        if w == "rule" and i + 1 < len(words):
+            return f"rule {words[i + 1]}"
+        if w in KEYWORDS and w not in ("and", "or", "not", "in", "where", "do", "times"):
+            return w
+    return "block"
+
+
+def _unclosed_block(source: str, at: tuple[int, int], found: str) -> Diagnostic | None:
+    """A missing `}`, reported at the `{` it should close: when the parser
+    meets a new section (or the end of the file) inside an open block.
+
+    Which block lacks its `}` is read off the indentation: a `}` that starts
+    a line indented less than the line of the `{` it closed most likely
+    belongs to an outer block, so the block it closed is the unclosed one."""
+    stack, pairs = _braces(source, at)
+    if not stack:
+        return None
+    lines = source.split("\n")
+    culprit = stack[-1]
+    closed_by: tuple[int, int] | None = None
+    outer = stack[-1]
+    for (o_line, o_col), (c_line, c_col) in pairs:
+        if (o_line, o_col) <= outer:
+            continue  # opened before the innermost open block: not inside it
+        close_text = lines[c_line - 1]
+        starts_line = close_text[: c_col - 1].strip() == ""
+        if starts_line and o_line != c_line and _indent(lines, c_line) < _indent(lines, o_line):
+            culprit, closed_by = (o_line, o_col), (c_line, c_col)
+            break
+    line, col = culprit
+    what = _block_name(lines, line, col)
+    where = "the end of the file" if found == "$END" else f"`{found}` at line {at[0]}"
+    notes = [f"the parser reached {where} with this block still open"]
+    if closed_by is not None:
+        notes.append(
+            f"the `}}` at line {closed_by[0]} closes it, but its indentation matches an "
+            f"enclosing block (the `{_block_name(lines, *outer)}` at line {outer[0]})"
+        )
+        hint = f"add the missing `}}` for the `{what}` before line {closed_by[0]}"
+    else:
+        hint = f"add `}}` to close the `{what}` block before {where}"
+    return Diagnostic(
+        "E001",
+        "error",
+        f"unclosed `{{`: the `{what}` block opened at line {line} is never closed",
+        Span.point(line, col),
+        label="this `{` has no matching `}`",
+        hint=hint,
+        notes=tuple(notes),
+    )
 
 
 def _hint_for(found: str, expected: set[str], line_text: str) -> str:
@@ -449,6 +651,13 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
     if isinstance(err, UnexpectedToken):
         tok = err.token
         expected = set(err.expected)
+        text = str(tok)
+        section = None if tok.type == "$END" else _section_starting(line_text, col)
+        if tok.type == "$END" or section is not None:
+            at = (len(lines) + 1, 0) if section is None else (line, section[1])
+            unclosed = _unclosed_block(source, at, "$END" if section is None else section[0])
+            if unclosed is not None:
+                return unclosed
         if tok.type == "$END":
             last, end_col = _end_of_text(source)
             return Diagnostic(
@@ -459,14 +668,13 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
                 label="input ends here",
                 hint=_hint_for("$END", expected, ""),
             )
-        text = str(tok)
         return Diagnostic(
             "E001",
             "error",
             f"unexpected `{text}`; expected {_describe_expected(expected)}",
             Span.point(line, col, len(text)),
             label="not expected here",
-            hint=_hint_for(text, expected, line_text),
+            hint=_hint_for(text, expected, line_text) or _typo_hint(text, expected, line_text, col),
         )
     if isinstance(err, UnexpectedCharacters):
         pos = err.pos_in_stream or 0
@@ -479,7 +687,8 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
             f"unexpected character `{ch}`",
             Span.point(line, col, len(found)),
             label="not part of the language",
-            hint=_hint_for(found, set(err.allowed or ()), line_text),
+            hint=_hint_for(found, set(err.allowed or ()), line_text)
+            or _typo_hint(found, set(err.allowed or ()), line_text, col),
         )
     if isinstance(err, UnexpectedEOF):
         last, end_col = _end_of_text(source)

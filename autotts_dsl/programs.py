@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .diagnostics import did_you_mean
-from .interpreter import ProgramRunner
 from .parser import parse
+
+if TYPE_CHECKING:  # the engine loads with the first program run, not for `check`
+    from .interpreter import ProgramRunner
 
 STDLIB_DIR = Path(__file__).parent / "stdlib_controllers"
 
@@ -38,6 +41,8 @@ def resolve_program_path(spec: str) -> Path:
 
 def load_program(spec: str) -> ProgramRunner:
     """Read and parse a program. Raises ProgramNotFound, OSError, DiagnosticError."""
+    from .interpreter import ProgramRunner
+
     path = resolve_program_path(spec)
     try:
         source = path.read_text(encoding="utf-8")

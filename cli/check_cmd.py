@@ -1,21 +1,36 @@
 """`tts-dsl check FILE...`: names, types, schedule proofs, ranges, polarity,
-admissibility and lints, before anything runs."""
+admissibility and lints, before anything runs.
+
+Stays light: the checker and the parser, never the engines (a test keeps
+numpy, pandas and matplotlib off this path)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
-from ..check import CheckReport, check_source
-from ..programs import ProgramNotFound, resolve_program_path
+from .console import (
+    new_table,
+    print_error,
+    print_table,
+    stderr_console,
+    stdout_console,
+    styled,
+    write_plain,
+)
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ..check import CheckReport
+
+__all__ = ["knob_table", "read_program", "stdout_console", "summary"]
 
 
 def add_parser(sub: Any) -> None:
@@ -24,8 +39,9 @@ def add_parser(sub: Any) -> None:
         help="check programs without running them",
         description="Check each PROGRAM (a .tts file or a stdlib name such as `cmc`): names and "
         "types, proofs of the schedule's β-directions with ranges, budget polarity, "
-        "admissibility, termination and lints. Exit 0 when there are no errors (warnings "
-        "allowed), 1 when a program has errors, 2 on a usage or I/O problem.",
+        "admissibility, termination and lints. Diagnostics go to stderr, the knob table and "
+        "the verdict to stdout. Exit 0 when there are no errors (warnings allowed), 1 when a "
+        "program has errors, 2 on a usage or I/O problem.",
     )
     p.add_argument("programs", nargs="+", metavar="PROGRAM", help="a .tts file or stdlib name")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
@@ -34,14 +50,11 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def stdout_console() -> Console:
-    # Tables are the output: a pipe gets room for them instead of 80 columns.
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-
-
 def read_program(spec: str) -> tuple[str, str]:
     """(text, the path to show) of a file or stdlib controller. Raises
     ProgramNotFound or OSError."""
+    from ..programs import ProgramNotFound, resolve_program_path
+
     path = resolve_program_path(spec)
     try:
         text = path.read_text(encoding="utf-8")
@@ -51,8 +64,10 @@ def read_program(spec: str) -> tuple[str, str]:
     return text, shown
 
 
-def knob_table(report: CheckReport, title: str, with_value: bool) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+def knob_table(
+    report: CheckReport, title: str, with_value: bool, console: Console | None = None
+) -> Table:
+    table = new_table(console or stdout_console(), title=title)
     table.add_column("knob", no_wrap=True)
     table.add_column("type", no_wrap=True)
     if with_value:
@@ -63,15 +78,15 @@ def knob_table(report: CheckReport, title: str, with_value: bool) -> Table:
     table.add_column("β↑ spends", no_wrap=True)
     for k in report.knobs:
         if k.status == "proved":
-            proved = f"[green]{k.proved}[/]"
+            proved = styled(k.proved, "green")
         elif k.status == "false":
-            proved = "[red]false[/]"
+            proved = styled("false", "red")
         else:
-            proved = "[red]unproved[/]"
-        verdict = k.polarity.summary()
-        if k.polarity.verdict in ("mixed", "less"):
-            verdict = f"[yellow]{verdict}[/]"
-        row = [k.name, k.type]
+            proved = styled("unproved", "red")
+        verdict = styled(
+            k.polarity.summary(), "yellow" if k.polarity.verdict in ("mixed", "less") else ""
+        )
+        row: list[str | Text] = [k.name, k.type]
         if with_value:
             row.append(_value(k.value))
         row += [str(k.range), k.declared, proved, verdict]
@@ -85,30 +100,34 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def summary(report: CheckReport) -> str:
+def summary(report: CheckReport) -> Text:
+    """`PATH: ok (1 warning); 3/3 knob directions proved` (the path as given)."""
     e, w = len(report.errors), len(report.warnings)
-    state = "[bold red]failed[/]" if e else "[green]ok[/]"
+    state = styled("failed", "bold red") if e else styled("ok", "green")
     parts = [f"{e} error{'s' * (e != 1)}" if e else "", f"{w} warning{'s' * (w != 1)}" if w else ""]
     detail = ", ".join(p for p in parts if p)
     proved = sum(1 for k in report.knobs if k.status == "proved")
     knobs = f"; {proved}/{len(report.knobs)} knob directions proved" if report.knobs else ""
-    return f"{report.path}: {state}{' (' + detail + ')' if detail else ''}{knobs}"
+    return Text.assemble(f"{report.path}: ", state, f" ({detail})" if detail else "", knobs)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..check import check_source
+    from ..programs import ProgramNotFound
+
     out = stdout_console()
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = stderr_console()
     reports: list[CheckReport] = []
     usage_problem = False
     for spec in args.programs:
         try:
             text, shown = read_program(spec)
         except ProgramNotFound as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            print_error(err, str(exc))
             usage_problem = True
             continue
         except OSError as exc:
-            err.print(f"[bold red]error:[/] {spec}: cannot read: {exc.strerror or exc}")
+            print_error(err, f"{spec}: cannot read: {exc.strerror or exc}")
             usage_problem = True
             continue
         reports.append(check_source(text, shown, strict=args.strict))
@@ -123,11 +142,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         for r in reports:
             if r.diagnostics:
-                out.out(r.render() + "\n")
+                write_plain(err, r.render() + "\n")
             if r.knobs and not args.quiet:
                 name = r.program.name if r.program else r.path
-                out.print(knob_table(r, f"{name}: knobs over β ∈ [0, 1]", False))
-            out.print(summary(r))
+                print_table(out, knob_table(r, f"{name}: knobs over β ∈ [0, 1]", False, out))
+            out.print(summary(r), soft_wrap=True)
     if usage_problem:
         return EXIT_USAGE
     return EXIT_OK if all(r.ok for r in reports) else EXIT_INVALID

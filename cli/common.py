@@ -1,21 +1,46 @@
-"""Argument parsing and loading shared by the subcommands."""
+"""Argument parsing and loading shared by the subcommands.
+
+Imports of the engine stay inside the functions that need them, so that a
+command's `--help` (and `check`) loads no more than it uses.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from ..diagnostics import DiagnosticError
 from ..engines import BACKENDS
-from ..interpreter import ProgramRunner
-from ..programs import ProgramNotFound, load_program
-from ..replay.protocol import DEFAULT_SEEDS
-from ..replay.store import ReplayStore, StoreError
+from .console import stderr_console, write_plain
 from .errors import EXIT_INVALID, EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from ..diagnostics import Diagnostic, DiagnosticError
+    from ..interpreter import ProgramRunner
+    from ..replay.store import ReplayStore
+
+BACKEND_CHOICES = BACKENDS
+"""The engines `--backend` accepts (`autotts_dsl.engines`, which imports nothing heavy)."""
+
+USAGE_CODES = frozenset({"E107"})
+"""Diagnostics about the command line rather than the program (`--param`
+names and values): a usage error, exit 2, in every command."""
+
+__all__ = [
+    "BACKEND_CHOICES",
+    "add_backend_argument",
+    "add_store_argument",
+    "compile_or_exit",
+    "diagnostics_exit_code",
+    "int_at_least",
+    "load_program_or_exit",
+    "load_stores",
+    "parse_beta",
+    "parse_params",
+    "parse_seeds",
+    "print_diagnostics",
+    "stderr_console",
+]
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -33,13 +58,11 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def parse_seeds(text: str | None) -> tuple[int, ...]:
     """`100` → seeds 0..99; `5:10` → 5..9; default: the protocol's 100."""
     if text is None:
+        from ..replay.protocol import DEFAULT_SEEDS
+
         return DEFAULT_SEEDS
     try:
         if ":" in text:
@@ -75,7 +98,18 @@ def parse_params(items: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
+def diagnostics_exit_code(diagnostics: Iterable[Diagnostic]) -> int:
+    """2 when every error is about the command line (`--param`), else 1."""
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors and all(d.code in USAGE_CODES for d in errors):
+        return EXIT_USAGE
+    return EXIT_INVALID
+
+
 def load_program_or_exit(spec: str) -> ProgramRunner:
+    from ..diagnostics import DiagnosticError
+    from ..programs import ProgramNotFound, load_program
+
     try:
         return load_program(spec)
     except ProgramNotFound as exc:
@@ -88,13 +122,15 @@ def load_program_or_exit(spec: str) -> ProgramRunner:
 
 
 def print_diagnostics(exc: DiagnosticError) -> None:
-    sys.stderr.write(exc.render() + "\n\n")
+    """Rendered diagnostics on stderr, the stream every command uses for them."""
+    write_plain(stderr_console(), exc.render() + "\n")
 
 
 def load_stores(specs: Sequence[str] | None) -> list[ReplayStore]:
     """Stores named on the command line (files, directories, registry names),
     or the embedded default store when none is given."""
     from ..replay import registry
+    from ..replay.store import StoreError
 
     try:
         if not specs:
@@ -107,17 +143,36 @@ def load_stores(specs: Sequence[str] | None) -> list[ReplayStore]:
 
 
 def compile_or_exit(runner: ProgramRunner, beta: float, params: dict[str, Any]) -> None:
+    from ..diagnostics import DiagnosticError
+
     try:
         runner.compile(beta, params)
     except DiagnosticError as exc:
         print_diagnostics(exc)
-        raise CliError(f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run") from None
+        raise CliError(
+            f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run",
+            diagnostics_exit_code(exc.diagnostics),
+        ) from None
+
+
+def add_store_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-s",
+        "--store",
+        action="extend",
+        nargs="+",
+        metavar="STORE",
+        help="store files, directories of stores, or store names such as "
+        "autotts/Qwen3-8B/aime24 (looked up in the data directory and the directories "
+        "`tts-dsl stores add` registered; `tts-dsl stores` lists them); several after one "
+        "--store, or --store repeated. Default: the embedded synthetic store",
+    )
 
 
 def add_backend_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
-        choices=BACKENDS,
+        choices=BACKEND_CHOICES,
         default=None,
         help="engine (all give identical results): vm (the virtual machine, native speed), "
         "reference (the interpreter), auto (the VM when it covers the program, else the "

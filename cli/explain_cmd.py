@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.table import Table
-
-from ..check import CheckReport, check_source
-from ..programs import ProgramNotFound
-from .check_cmd import knob_table, read_program, stdout_console, summary
+from .check_cmd import knob_table, read_program, summary
 from .common import parse_beta
+from .console import (
+    dim,
+    new_table,
+    print_table,
+    stderr_console,
+    stdout_console,
+    styled,
+    write_plain,
+)
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..check import CheckReport
 
 
 def add_parser(sub: Any) -> None:
@@ -24,20 +34,17 @@ def add_parser(sub: Any) -> None:
         help="knob values, ranges, proofs and budget polarity of a program",
         description="Explain PROGRAM's schedule at one β: each knob's value, its range over "
         "β ∈ [0, 1], its declared and proved direction, and per use site whether a larger "
-        "β spends more (+) or less (−).",
+        "β spends more (+) or less (−). Diagnostics go to stderr.",
     )
     p.add_argument("program", help="path to a .tts file, or a stdlib controller name")
-    p.add_argument("--beta", default="0.5", help="the budget knob in [0, 1] (default 0.5)")
+    p.add_argument("-b", "--beta", default="0.5", help="the budget knob in [0, 1] (default 0.5)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.set_defaults(handler=run)
 
 
-def sites_table(report: CheckReport) -> Table:
-    table = Table(
-        title="budget polarity per use (β↑: + spends more, − less, ? depends on the run)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+def sites_table(report: CheckReport, console: Console) -> Table:
+    table = new_table(
+        console, title="budget polarity per use (β↑: + spends more, − less, ? depends on the run)"
     )
     table.add_column("knob", no_wrap=True)
     table.add_column("β↑", justify="center")
@@ -45,13 +52,16 @@ def sites_table(report: CheckReport) -> Table:
     table.add_column("use")
     for k in report.knobs:
         for site, b in zip(k.polarity.sites, k.polarity.beta_signs, strict=True):
-            mark = "[green]+[/]" if b > 0 else "[yellow]−[/]" if b < 0 else "[dim]?[/]"
+            mark = styled("+", "green") if b > 0 else styled("−", "yellow") if b < 0 else dim("?")
             via = f" via {' → '.join(site.via)}" if site.via else ""
             table.add_row(k.name, mark, str(site.line), site.context + via)
     return table
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..check import check_source
+    from ..programs import ProgramNotFound
+
     beta = parse_beta(args.beta)
     try:
         text, shown = read_program(args.program)
@@ -65,20 +75,22 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK if report.ok else EXIT_INVALID
     out = stdout_console()
     if report.program is not None and report.knobs:
-        out.print(knob_table(report, f"{report.program.name} at β = {beta:g}", True))
+        print_table(out, knob_table(report, f"{report.program.name} at β = {beta:g}", True, out))
         if any(k.polarity.sites for k in report.knobs):
-            out.print(sites_table(report))
+            print_table(out, sites_table(report, out))
     if report.params:
-        out.print("[dim]params: " + ", ".join(f"{k}={v}" for k, v in report.params.items()) + "[/]")
+        out.print(dim("params: " + ", ".join(f"{k}={v}" for k, v in report.params.items())))
     if report.limits:
         lim = report.limits
         out.print(
-            f"[dim]terminates: at most {lim['max_rounds']} rounds, every `repeat` and `for` "
-            f"bounded, fuel {lim['fuel']:,}[/]"
-            if report.ok
-            else "[dim]limits: " + ", ".join(f"{k}={v}" for k, v in lim.items()) + "[/]"
+            dim(
+                f"terminates: at most {lim['max_rounds']} rounds, every `repeat` and `for` "
+                f"bounded, fuel {lim['fuel']:,}"
+                if report.ok
+                else "limits: " + ", ".join(f"{k}={v}" for k, v in lim.items())
+            )
         )
     if report.diagnostics:
-        out.out("\n" + report.render() + "\n")
-    out.print(summary(report))
+        write_plain(stderr_console(), report.render() + "\n")
+    out.print(summary(report), soft_wrap=True)
     return EXIT_OK if report.ok else EXIT_INVALID

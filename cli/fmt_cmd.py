@@ -1,18 +1,19 @@
-"""`tts-dsl fmt FILE... [--check]`: rewrite programs in the canonical layout
-(comments kept; see autotts_dsl/fmt.py)."""
+"""`tts-dsl fmt PROGRAM... [--check | --diff]`: rewrite programs in the
+canonical layout (comments kept; see autotts_dsl/fmt.py).
+
+A PROGRAM is a file, `-` (stdin to stdout) or a stdlib name such as `cmc`,
+as in `check`. Stdlib controllers are never written to: without --check or
+--diff their formatted text goes to stdout."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
-from ..diagnostics import DiagnosticError
-from ..fmt import fmt
-from ..io_atomic import atomic_write_text
+from .console import print_error, stderr_console, stdout_console, write_plain
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 
@@ -20,11 +21,12 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "fmt",
         help="format programs in the canonical layout",
-        description="Rewrite each FILE in the canonical layout, keeping comments. With --check, "
-        "change nothing and exit 1 if a file would change. Exit 2 on an I/O problem, 1 on a "
-        "syntax error.",
+        description="Rewrite each PROGRAM in the canonical layout, keeping comments. PROGRAM "
+        "is a .tts file, `-` (read stdin, write stdout) or a stdlib name such as `cmc` (never "
+        "rewritten: printed to stdout). With --check, change nothing and exit 1 if a program "
+        "would change. Exit 2 on an I/O problem, 1 on a syntax error.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help=".tts files")
+    p.add_argument("files", nargs="+", metavar="PROGRAM", help=".tts files, `-`, stdlib names")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--check", action="store_true", help="report files that are not formatted; write nothing"
@@ -33,59 +35,88 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _read(name: str) -> tuple[str, str, Path | None]:
+    """(source, name to show, path to write or None). Raises OSError,
+    UnicodeDecodeError, ProgramNotFound."""
+    from ..programs import resolve_program_path
+
+    if name == "-":
+        return sys.stdin.read(), "<stdin>", None
+    path = resolve_program_path(name)
+    source = path.read_text(encoding="utf-8")
+    if Path(name).is_file():
+        return source, name, path
+    return source, f"stdlib/{path.name}", None
+
+
 def run(args: argparse.Namespace) -> int:
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    from ..diagnostics import DiagnosticError
+    from ..fmt import fmt
+    from ..io_atomic import atomic_write_text
+    from ..programs import ProgramNotFound
+
+    out = stdout_console()
+    err = stderr_console()
     io_problem = False
     invalid = False
     changed = 0
     for name in args.files:
-        path = Path(name)
         try:
-            source = path.read_text(encoding="utf-8")
+            source, shown, path = _read(name)
         except UnicodeDecodeError:
-            err.print(f"[bold red]error:[/] {name}: not UTF-8 text")
+            print_error(err, f"{name}: not UTF-8 text")
+            io_problem = True
+            continue
+        except ProgramNotFound as exc:
+            print_error(err, str(exc))
             io_problem = True
             continue
         except OSError as exc:
-            err.print(f"[bold red]error:[/] {name}: cannot read: {exc.strerror or exc}")
+            print_error(err, f"{name}: cannot read: {exc.strerror or exc}")
             io_problem = True
             continue
         try:
-            formatted = fmt(source, name)
+            formatted = fmt(source, shown)
         except DiagnosticError as exc:
-            err.out(exc.render() + "\n")
+            write_plain(err, exc.render() + "\n")
             invalid = True
             continue
         except RuntimeError as exc:  # fmt's own guard: it would have lost a comment
-            err.print(f"[bold red]error:[/] {exc}")
+            print_error(err, str(exc))
             invalid = True
+            continue
+        if args.check:
+            if formatted != source:
+                changed += 1
+                out.print(f"would reformat {shown}", soft_wrap=True)
+            continue
+        if args.diff:
+            if formatted != source:
+                changed += 1
+                sys.stdout.write(
+                    "".join(
+                        difflib.unified_diff(
+                            source.splitlines(keepends=True),
+                            formatted.splitlines(keepends=True),
+                            fromfile=shown,
+                            tofile=f"{shown} (formatted)",
+                        )
+                    )
+                )
+            continue
+        if path is None:  # stdin or the stdlib: the text is the output
+            sys.stdout.write(formatted)
             continue
         if formatted == source:
             continue
         changed += 1
-        if args.check:
-            out.print(f"would reformat {name}")
-        elif args.diff:
-            out.out(
-                "".join(
-                    difflib.unified_diff(
-                        source.splitlines(keepends=True),
-                        formatted.splitlines(keepends=True),
-                        fromfile=name,
-                        tofile=f"{name} (formatted)",
-                    )
-                ),
-                end="",
-            )
-        else:
-            try:
-                atomic_write_text(path, formatted)
-            except OSError as exc:
-                err.print(f"[bold red]error:[/] {name}: cannot write: {exc.strerror or exc}")
-                io_problem = True
-                continue
-            out.print(f"reformatted {name}")
+        try:
+            atomic_write_text(path, formatted)
+        except OSError as exc:
+            print_error(err, f"{name}: cannot write: {exc.strerror or exc}")
+            io_problem = True
+            continue
+        out.print(f"reformatted {shown}", soft_wrap=True)
     if io_problem:
         return EXIT_USAGE
     if invalid or (changed and args.check):

@@ -1,4 +1,4 @@
-"""`tts-dsl plot RESULTS.csv --out FIG.png`: re-draw a sweep's plot from its CSV."""
+"""`tts-dsl plot RESULTS.csv --out FIG.pdf`: re-draw a sweep's figures from its CSV."""
 
 from __future__ import annotations
 
@@ -6,29 +6,35 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..sweep.plot import Metric, headline
-from ..sweep.results import ResultsError, read_tidy_csv
+from .console import new_table, print_table
 from .errors import EXIT_OK, EXIT_USAGE, CliError
 from .sweep_cmd import print_headline, summary_console
 
-METRICS: dict[str, Metric] = {"tokens": "avg_tokens", "seq": "avg_seq_tokens"}
+METRICS: dict[str, str] = {"tokens": "avg_tokens", "seq": "avg_seq_tokens"}
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
-        help="re-draw the accuracy-token plot of a sweep from its results CSV",
-        description="Draw accuracy vs. average tokens (log x), one panel per store, one curve "
-        "per program with its Pareto frontier, from a `tts-dsl sweep` results.csv, and print "
+        help="re-draw the accuracy-token plots of a sweep from its results CSV",
+        description="Draw accuracy vs. average tokens (log x) from a `tts-dsl sweep` "
+        "results.csv: one panel per store (default), or with --mean one compact panel "
+        "of the means over stores (one column of a paper); one curve per program with its "
+        "Pareto frontier. The format follows FIG's suffix: .png, .pdf or .svg. Also prints "
         "the headline summary (tokens saved vs. SC@64 at matched accuracy).",
     )
     p.add_argument("results", metavar="RESULTS.csv", help="results.csv written by `tts-dsl sweep`")
-    p.add_argument("--out", required=True, metavar="FIG.png", help="where to write the PNG")
+    p.add_argument(
+        "-o", "--out", required=True, metavar="FIG", help="where to write: FIG.png, .pdf or .svg"
+    )
     p.add_argument(
         "--metric",
         choices=sorted(METRICS),
         default="tokens",
         help="x axis: total tokens (default) or sequential tokens (the latency proxy)",
+    )
+    p.add_argument(
+        "--mean", action="store_true", help="one compact panel: each curve averaged over stores"
     )
     p.add_argument("--no-baselines", action="store_true", help="leave baseline curves out")
     p.add_argument("--title", help="figure title")
@@ -38,11 +44,20 @@ def add_parser(sub: Any) -> None:
         help="draw a discovery trajectory instead: these programs in order (t1, t2, ...), "
         "search stores (aime24) vs held-out (aime25 + hmmt25), at --beta",
     )
-    p.add_argument("--beta", type=float, default=1.0, help="β of the trajectory (default 1)")
+    p.add_argument("-b", "--beta", type=float, default=1.0, help="β of the trajectory (default 1)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..sweep.figures import FigureFormatError, figure_format
+    from ..sweep.headline import headline
+    from ..sweep.results import ResultsError, read_tidy_csv
+
+    out = Path(args.out)
+    try:
+        figure_format(out)
+    except FigureFormatError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
     try:
         rows = read_tidy_csv(args.results)
     except ResultsError as exc:
@@ -52,17 +67,17 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"{args.results}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
     try:
-        from ..sweep.plot import plot_results
+        from ..sweep.plot import plot_mean, plot_results
     except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
         raise CliError(f"plotting needs matplotlib ({exc})", EXIT_USAGE) from None
-    out = Path(args.out)
     if args.trajectory:
         return draw_trajectory(rows, args.trajectory.split(","), args.beta, out)
+    draw = plot_mean if args.mean else plot_results
     try:
-        plot_results(
+        draw(
             rows,
             out,
-            metric=METRICS[args.metric],
+            metric="avg_seq_tokens" if args.metric == "seq" else "avg_tokens",
             baselines=not args.no_baselines,
             title=args.title,
         )
@@ -71,25 +86,29 @@ def run(args: argparse.Namespace) -> int:
     console = summary_console()
     per_store, per_program = headline(rows)
     print_headline(console, per_store, per_program)
-    console.print(f"plot written to {out}")
+    console.print(f"plot written to {out}", soft_wrap=True)
     return EXIT_OK
 
 
-def draw_trajectory(rows: list[dict[str, Any]], programs: list[str], beta: float, out: Path) -> int:
-    """Plot the trajectory and print its points (shared with `sweep --trajectory`)."""
-    from rich.table import Table
-
+def draw_trajectory(
+    rows: list[dict[str, Any]], programs: list[str], beta: float, out: Path | list[Path]
+) -> int:
+    """Plot the trajectory (to each of `out`) and print its points once
+    (shared with `sweep --trajectory`)."""
     from ..sweep.trajectory import TrajectoryError, plot_trajectory, trajectory_points
 
     try:
         points = trajectory_points(rows, [p.strip() for p in programs if p.strip()], beta)
     except TrajectoryError as exc:
         raise CliError(str(exc)) from None
-    try:
-        plot_trajectory(points, out, beta=beta)
-    except OSError as exc:
-        raise CliError(f"{out}: cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
-    table = Table(title=f"Discovery trajectory at β = {beta:g}", title_justify="left")
+    outs = out if isinstance(out, list) else [out]
+    for path in outs:
+        try:
+            plot_trajectory(points, path, beta=beta)
+        except OSError as exc:
+            raise CliError(f"{path}: cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
+    console = summary_console()
+    table = new_table(console, title=f"Discovery trajectory at β = {beta:g}")
     for col in ("", "program", "split", "stores", "accuracy %", "avg tokens"):
         table.add_column(col, justify="left" if col in ("", "program", "split") else "right")
     for p in points:
@@ -101,7 +120,6 @@ def draw_trajectory(rows: list[dict[str, Any]], programs: list[str], beta: float
             f"{p.accuracy:.2f}",
             f"{p.avg_tokens:,.0f}",
         )
-    console = summary_console()
-    console.print(table)
-    console.print(f"trajectory plot written to {out}")
+    print_table(console, table)
+    console.print("trajectory plot written to " + ", ".join(str(p) for p in outs), soft_wrap=True)
     return EXIT_OK

@@ -1,26 +1,17 @@
-"""`tts-dsl run PROGRAM --beta B`: evaluate one program at one β."""
+"""`tts-dsl run PROGRAM --beta B`: check a program, then evaluate it at one β."""
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
+import os
+import shlex
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from ..engines import BackendError
-from ..interpreter import ProgramRunner
-from ..io_atomic import atomic_write_lines
-from ..programs import load_program
-from ..replay.protocol import Evaluation
-from ..replay.store import ReplayStore
-from ..runtime import EpisodeFault
-from ..trace import TRACE_LEVELS, TraceLevel, evaluation_records
 from .common import (
     add_backend_argument,
+    add_store_argument,
     compile_or_exit,
     load_program_or_exit,
     load_stores,
@@ -28,31 +19,47 @@ from .common import (
     parse_params,
     parse_seeds,
 )
-from .errors import EXIT_OK, CliError
+from .console import dim, new_table, print_table, stderr_console, stdout_console, write_plain
+from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..check import CheckReport
+    from ..interpreter import ProgramRunner
+
+TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS (a test checks)
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "run",
         help="evaluate a program at one beta on one or more replay stores",
-        description="Evaluate PROGRAM (a .tts file or a stdlib name such as `cmc`) at one β "
-        "under the replay protocol (100 shuffle seeds × all questions by default).",
+        description="Check PROGRAM (a .tts file or a stdlib name such as `cmc`) as `tts-dsl "
+        "check` does, at this β and these params, and refuse to run it when the check finds "
+        "errors (--no-check runs it anyway); then evaluate it under the replay protocol "
+        "(100 shuffle seeds × all questions by default) on each store. Exit 0 ok; 1 the "
+        "program or the data is wrong; 2 usage or I/O.",
     )
     p.add_argument("program", help="path to a .tts file, or a stdlib controller name")
-    p.add_argument("--beta", default="0.5", help="the budget knob in [0, 1] (default 0.5)")
-    p.add_argument(
-        "--store",
-        action="append",
-        metavar="STORE",
-        help="store file, directory of stores, or registry name (repeatable); "
-        "default: the embedded synthetic store",
-    )
+    p.add_argument("-b", "--beta", default="0.5", help="the budget knob in [0, 1] (default 0.5)")
+    add_store_argument(p)
     p.add_argument("--seeds", metavar="N|A:B", help="shuffle seeds (default 100: 0..99)")
     p.add_argument(
+        "-p",
         "--param",
         action="append",
         metavar="NAME=VALUE",
         help="override a param, or pin a knob to a constant (repeatable)",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        "--output-path",
+        dest="out",
+        metavar="DIR",
+        help="also save the results: DIR/run.json (what --json prints, with provenance: "
+        "version, command line, program and store hashes, seeds, engine) and DIR/run.csv",
     )
     p.add_argument("--trace", metavar="FILE", help="write per-episode traces as JSONL")
     p.add_argument(
@@ -66,132 +73,197 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="skip the SC@64 reference run used for the relative-token column",
     )
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="run even when `check` finds errors in the program (at your own risk)",
+    )
     add_backend_argument(p)
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.set_defaults(handler=run)
 
 
-@functools.cache
-def _sc_program() -> ProgramRunner:
-    return load_program("sc")  # parsed once, not once per store
+def _check_first(args: argparse.Namespace, runner: ProgramRunner, beta: float, params: Any) -> Any:
+    """The checker's verdict on the program at this β and params: refuse on
+    errors (exit 1, diagnostics on stderr), mention warnings in one line."""
+    from ..runs import check_before_run
 
-
-def _sc64_tokens(store: ReplayStore, seeds: tuple[int, ...], cache: dict[str, int]) -> int:
-    if store.content_hash not in cache:
-        ev = _sc_program().evaluate(store, 1.0, {"samples": 64}, seeds)
-        cache[store.content_hash] = ev.avg_tokens
-    return cache[store.content_hash]
-
-
-def _row(store: ReplayStore, ev: Evaluation, sc64: int | None, wall: float) -> dict[str, Any]:
+    err = stderr_console()
+    started = time.perf_counter()
+    report: CheckReport = check_before_run(runner, beta, params)
+    seconds = time.perf_counter() - started
+    if report.errors:
+        write_plain(err, report.render() + "\n")
+        n = len(report.errors)
+        raise CliError(
+            f"{runner.path}: check found {n} error{'s' * (n != 1)}; nothing was run "
+            "(--no-check runs it anyway)",
+            EXIT_INVALID,
+        )
+    if report.warnings and not args.json:
+        n = len(report.warnings)
+        err.print(
+            dim(
+                f"check: ok, {n} warning{'s' * (n != 1)} "
+                f"(`tts-dsl check {shlex.quote(args.program)}` shows them)"
+            ),
+            soft_wrap=True,
+        )
     return {
-        "store": store.name,
-        "synthetic": store.synthetic,
-        "questions": ev.n_questions,
-        "seeds": len(ev.seeds),
-        "accuracy": ev.accuracy,
-        "avg_tokens": ev.avg_tokens,
-        "avg_seq_tokens": ev.avg_seq_tokens,
-        "sc64_tokens": sc64,
-        "tokens_vs_sc64": round(ev.avg_tokens / sc64, 4) if sc64 else None,
-        "mean_opened": round(ev.mean_opened, 3),
-        "mean_depth": round(ev.mean_depth, 3),
-        "wall_seconds": round(wall, 3),
+        "ok": True,
+        "errors": 0,
+        "warnings": len(report.warnings),
+        "codes": sorted({d.code for d in report.warnings}),
+        "seconds": round(seconds, 4),
     }
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..engines import BackendError
+    from ..provenance import ProgramRef, StoreRef, provenance
+    from ..runs import evaluate_store, result_row, sc64_tokens, total_row, write_run_files
+    from ..runtime import EpisodeFault
+    from .progress import ProgressReporter
+
     beta = parse_beta(args.beta)
     seeds = parse_seeds(args.seeds)
     params = parse_params(args.param)
     runner: ProgramRunner = load_program_or_exit(args.program)
     compile_or_exit(runner, beta, params)
+    check = (
+        {"ok": None, "skipped": True} if args.no_check else _check_first(args, runner, beta, params)
+    )
     stores = load_stores(args.store)
-    level: TraceLevel = args.trace_level
+    if args.out:  # fail before the work, not after it
+        from pathlib import Path
+
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(
+                f"{args.out}: cannot write results there: {exc.strerror or exc} "
+                "(checked before running)",
+                EXIT_USAGE,
+            ) from None
     rows: list[dict[str, Any]] = []
     records: list[str] = []
-    sc_cache: dict[str, int] = {}
-    engines: set[str] = set()
+    episodes = len(seeds) * sum(len(s) for s in stores)
     backend = args.backend
-    for store in stores:
-        traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
-        started = time.perf_counter()
-        try:
-            ev = runner.evaluate(store, beta, params, seeds, traces=traces, backend=backend)
-        except EpisodeFault as fault:
-            raise CliError(f"run-time error: {fault}") from None
-        except BackendError as exc:
-            raise CliError(str(exc)) from None
-        wall = time.perf_counter() - started
-        sc64 = None if args.no_baseline else _sc64_tokens(store, seeds, sc_cache)
-        rows.append(_row(store, ev, sc64, wall))
-        if traces is not None:
-            records.extend(evaluation_records(store, ev, traces, level))
-        engines.add(ev.backend if not ev.reruns else f"{ev.backend} ({ev.reruns} replayed)")
+    with ProgressReporter(stderr_console(), unit="episodes") as bar:
+        bar.start(f"{runner.program.name} β={beta:g}", episodes)
+        base = 0
+        for i, store in enumerate(stores):
+            where = f"{store.name} ({i + 1}/{len(stores)})" if len(stores) > 1 else store.name
+            traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
+            started = time.perf_counter()
+
+            def advance(done: int, base: int = base, where: str = where) -> None:
+                bar.update(base + done, note=where)
+
+            try:
+                ev = evaluate_store(
+                    runner,
+                    store,
+                    beta,
+                    params,
+                    seeds,
+                    backend=backend,
+                    traces=traces,
+                    progress=advance,
+                )
+                wall = time.perf_counter() - started
+                sc64 = None
+                if not args.no_baseline:
+                    bar.update(base + len(seeds) * len(store), note=f"SC@64 on {store.name}")
+                    sc64 = sc64_tokens(store, seeds, backend)
+            except EpisodeFault as fault:
+                raise CliError(f"run-time error: {fault}") from None
+            except BackendError as exc:
+                raise CliError(str(exc)) from None
+            base += len(seeds) * len(store)
+            rows.append(result_row(store, ev, sc64, wall))
+            if traces is not None:
+                from ..trace import evaluation_records
+
+                records.extend(evaluation_records(store, ev, traces, args.trace_level))
     if args.trace:
+        from ..io_atomic import atomic_write_lines
+
         try:
             atomic_write_lines(args.trace, records)
         except OSError as exc:
             raise CliError(f"{args.trace}: cannot write trace: {exc.strerror or exc}", 2) from None
     knobs = runner.compile(beta, params).constants
+    from ..ast import program_hash
+
+    engines = sorted({str(r["engine"]) for r in rows})
+    doc: dict[str, Any] = {
+        "program": runner.path,
+        "controller": runner.program.name,
+        "beta": beta,
+        "params": {k: knobs[k] for k in params},  # typed, as the program read them
+        "knobs": knobs,
+        "engine": engines,
+        "check": check,
+        "results": rows,
+        "total": total_row(rows),
+        "provenance": provenance(
+            getattr(args, "argv", None),
+            programs=[ProgramRef(runner.program.name, runner.path, program_hash(runner.program))],
+            stores=[StoreRef(s.name, s.content_hash, s.synthetic) for s in stores],
+            seeds=seeds,
+            backend=args.backend or os.environ.get("TTS_DSL_BACKEND") or "auto",
+            engines=[r["engine"] for r in rows],
+        ),
+    }
+    written = []
+    if args.out:
+        try:
+            written = write_run_files(args.out, doc)
+        except OSError as exc:
+            raise CliError(
+                f"{args.out}: cannot write results: {exc.strerror or exc}", EXIT_USAGE
+            ) from None
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "program": runner.path,
-                    "beta": beta,
-                    "params": {k: knobs[k] for k in params},  # typed, as the program read them
-                    "knobs": knobs,
-                    "engine": sorted(engines),
-                    "results": rows,
-                    "total": _total(rows),
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return EXIT_OK
-    _print_table(runner, beta, knobs, rows, args.trace)
-    Console(highlight=False).print(f"[dim]engine: {', '.join(sorted(engines))}[/]")
+    out = stdout_console()
+    _print_table(out, runner, beta, knobs, rows)
+    out.print(dim(f"engine: {', '.join(engines)}"), soft_wrap=True)
+    if args.trace:
+        out.print(dim(f"traces written to {args.trace}"), soft_wrap=True)
+    if written:
+        out.print(dim("results written to " + ", ".join(str(p) for p in written)), soft_wrap=True)
     return EXIT_OK
 
 
-def _total(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(rows)
-    tot: dict[str, Any] = {
-        "stores": n,
-        "accuracy": round(sum(r["accuracy"] for r in rows) / n, 2),
-        "avg_tokens": int(sum(r["avg_tokens"] for r in rows) / n),
-        "avg_seq_tokens": int(sum(r["avg_seq_tokens"] for r in rows) / n),
-        "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 3),
-    }
-    if all(r["sc64_tokens"] for r in rows):
-        sc = sum(r["sc64_tokens"] for r in rows)
-        tot["tokens_vs_sc64"] = round(sum(r["avg_tokens"] for r in rows) / sc, 4)
-    return tot
+def _short(name: str, terminal: bool) -> str:
+    """Store names as a terminal table shows them (the AutoTTS prefix is implied)."""
+    return name.removeprefix("autotts/") if terminal else name
 
 
 def _print_table(
+    console: Console,
     runner: ProgramRunner,
     beta: float,
     knobs: dict[str, Any],
     rows: list[dict[str, Any]],
-    trace: str | None,
 ) -> None:
-    console = Console(highlight=False)
-    title = f"{runner.program.name} at β = {beta:g}"
-    table = Table(title=title, title_justify="left")
-    table.add_column("store", overflow="fold", ratio=1)  # numbers keep their width
-    for col in ("acc %", "tokens", "seq tok", "vs SC@64", "branches", "depth", "wall s"):
-        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    from ..runs import total_row
+
+    term = console.is_terminal
+    table = new_table(console, title=f"{runner.program.name} at β = {beta:g}")
+    table.add_column("store", overflow="fold")  # numbers keep their width
+    for col in ("acc %", "tokens", "seq tok", "vs SC@64", "opened", "depth", "wall s"):
+        table.add_column(col, justify="right", no_wrap=True)
 
     def rel(r: dict[str, Any]) -> str:
         v = r.get("tokens_vs_sc64")
         return f"{v:.2f}×" if v else "-"
 
     for r in rows:
-        name = r["store"] + (" [dim](synthetic)[/]" if r["synthetic"] else "")
         table.add_row(
-            name,
+            _short(r["store"], term) + (" *" if r["synthetic"] else ""),
             f"{r['accuracy']:.2f}",
             f"{r['avg_tokens']:,}",
             f"{r['avg_seq_tokens']:,}",
@@ -201,10 +273,11 @@ def _print_table(
             f"{r['wall_seconds']:.1f}",
         )
     if len(rows) > 1:
-        t = _total(rows)
-        table.add_section()
+        t = total_row(rows)
+        if term:
+            table.add_section()
         table.add_row(
-            f"mean ({len(rows)} stores)",
+            f"mean of {len(rows)}",
             f"{t['accuracy']:.2f}",
             f"{t['avg_tokens']:,}",
             f"{t['avg_seq_tokens']:,}",
@@ -213,15 +286,17 @@ def _print_table(
             "",
             f"{t['wall_seconds']:.1f}",
         )
-    console.print(table)
+    print_table(console, table)
     knob_text = ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in knobs.items()
     )
-    console.print(f"[dim]knobs: {knob_text}[/]")
+    if knob_text:
+        console.print(dim(f"knobs: {knob_text}"), soft_wrap=True)
     if any(r["synthetic"] for r in rows):
         console.print(
-            "[dim]note: the default store is synthetic (a seeded simulator shipped "
-            "with tts-dsl); pass --store for real AutoTTS replay data.[/]"
+            dim(
+                "* synthetic: the default store is a seeded simulator shipped with tts-dsl; "
+                "pass --store for real AutoTTS replay data."
+            ),
+            soft_wrap=False,
         )
-    if trace:
-        console.print(f"[dim]traces written to {trace}[/]")

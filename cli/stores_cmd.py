@@ -2,7 +2,11 @@
 
     tts-dsl stores [list] [--json]
     tts-dsl stores show NAME_OR_PATH [--json]
+    tts-dsl stores add DIR          (and `remove DIR`, `dirs`)
     tts-dsl stores fetch autotts [--base-url URL] [--dest DIR] [--json]
+
+Store names (`--store autotts/Qwen3-8B/aime24`) are looked up in the data
+directory, then in each directory `stores add` recorded in the config file.
 
 Exit codes follow the CLI rule: 0 ok; 1 the data is wrong (a store exists
 but is invalid, a download completed but is not a valid store); 2 usage or
@@ -18,45 +22,39 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TransferSpeedColumn,
+from .console import (
+    new_table,
+    print_error,
+    print_table,
+    stderr_console,
+    stdout_console,
+    styled,
 )
-from rich.table import Table
-
-from ..replay.registry import (
-    AUTOTTS_DATASETS,
-    AUTOTTS_MODELS,
-    DATA_ENV,
-    STORE_URL_ENV,
-    FetchResult,
-    StoreInfo,
-    StoreUnavailable,
-    data_dir,
-    fetch_autotts,
-    list_stores,
-    resolve_store,
-    store_base_url,
-    summarize_store,
-)
-from ..replay.store import StoreError
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from ..replay.registry import FetchResult, StoreInfo
+
+# The registry's constants, spelt out so that `--help` loads no store code.
+DATA_ENV = "TTS_DSL_DATA"
+CONFIG_ENV = "TTS_DSL_CONFIG"
+STORE_URL_ENV = "TTS_DSL_STORE_URL"
+AUTOTTS_MODELS = ("Qwen3-0.6B", "Qwen3-1.7B", "Qwen3-4B", "Qwen3-8B")
+AUTOTTS_DATASETS = ("aime24", "aime25", "hmmt25")
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "stores",
-        help="list, inspect and fetch replay stores",
-        description="List, inspect and fetch replay stores. Without an action: list.",
+        help="list, inspect, add and fetch replay stores",
+        description="List, inspect, add and fetch replay stores. Without an action: list. "
+        "A store name such as autotts/Qwen3-8B/aime24 is looked up in the data directory "
+        f"(${DATA_ENV}, else ~/.local/share/tts-dsl), then in every directory that "
+        "`tts-dsl stores add DIR` recorded in the config file "
+        f"(${CONFIG_ENV}/stores.conf, else ~/.config/tts-dsl/stores.conf; one directory "
+        "per line, which you may also edit by hand).",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
@@ -75,6 +73,21 @@ def add_parser(sub: Any) -> None:
     sp = actions.add_parser("show", help="summary statistics of one store")
     sp.add_argument("store", metavar="NAME_OR_PATH", help="'default', a store name or a file")
     json_flag(sp)
+
+    ap = actions.add_parser(
+        "add",
+        help="look up store names in DIR too (recorded in the config file)",
+        description="Record DIR in the config file, so that the stores under it are listed "
+        "and found by name: with DIR/autotts/Qwen3-8B/aime24.json (or DIR named autotts "
+        "holding Qwen3-8B/aime24.json), `--store autotts/Qwen3-8B/aime24` works.",
+    )
+    ap.add_argument("directory", metavar="DIR", help="a directory holding .json / .json.gz stores")
+    json_flag(ap)
+    rp = actions.add_parser("remove", help="stop looking up store names in DIR")
+    rp.add_argument("directory", metavar="DIR", help="a directory `stores add` recorded")
+    json_flag(rp)
+    dp = actions.add_parser("dirs", help="where store names are looked up, in order")
+    json_flag(dp)
 
     fp = actions.add_parser(
         "fetch",
@@ -117,12 +130,18 @@ def run(args: argparse.Namespace) -> int:
         return _show(args.store, as_json=args.json)
     if action == "fetch":
         return _fetch(args)
+    if action == "add":
+        return _add(args.directory, as_json=args.json)
+    if action == "remove":
+        return _remove(args.directory, as_json=args.json)
+    if action == "dirs":
+        return _dirs(as_json=args.json)
     return _list(as_json=args.json)
 
 
-def _stdout() -> Console:
+def _stdout() -> Any:
     # Built per call so that output follows the current sys.stdout (tests).
-    return Console(file=sys.stdout, highlight=False)
+    return stdout_console()
 
 
 def _size(n: int | None) -> str:
@@ -150,18 +169,22 @@ def _info_json(info: StoreInfo) -> dict[str, Any]:
 
 
 def _list(*, as_json: bool) -> int:
+    from ..replay.registry import config_file, data_dir, list_stores, store_dirs
+
     infos = list_stores()
     if as_json:
-        _write_json({"data_dir": str(data_dir()), "stores": [_info_json(i) for i in infos]})
+        _write_json(
+            {
+                "data_dir": str(data_dir()),
+                "config_file": str(config_file()),
+                "store_dirs": [str(d) for d in store_dirs()],
+                "stores": [_info_json(i) for i in infos],
+            }
+        )
         return EXIT_OK
     out = _stdout()
-    table = Table(
-        title="Replay stores",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        caption="Q×B: questions × branches",
-    )
-    table.add_column("store", no_wrap=True)
+    table = new_table(out, title="Replay stores", caption="Q×B: questions × branches")
+    table.add_column("store", overflow="fold")
     table.add_column("kind", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("Q×B", justify="right", no_wrap=True)
@@ -172,26 +195,103 @@ def _list(*, as_json: bool) -> int:
         status = "embedded" if info.kind == "embedded" and info.present else info.status
         shape = "" if info.n_questions is None else f"{info.n_questions}×{info.n_branches}"
         table.add_row(
-            escape(info.name),
+            info.name,
             kind,
-            f"[{styles.get(info.status, '')}]{status}[/]",
+            styled(status, styles.get(info.status, "")),
             shape,
             _size(info.size_bytes),
         )
-    out.print(table)
-    out.print(f"data dir: {data_dir()}  (set ${DATA_ENV} to change)", markup=False, soft_wrap=True)
+    print_table(out, table)
+    dirs = store_dirs()
+    out.print(f"data dir: {data_dir()}  (set ${DATA_ENV} to change)", soft_wrap=True)
+    for d in dirs[1:]:
+        out.print(f"store dir: {d}  (from {config_file()})", soft_wrap=True)
     for info in infos:
         if info.error:
-            out.print(
-                f"invalid: {info.path}: {info.error}", markup=False, style="red", soft_wrap=True
-            )
+            out.print(f"invalid: {info.path}: {info.error}", style="red", soft_wrap=True)
     missing = sum(1 for i in infos if i.kind == "autotts" and not i.present)
     if missing:
         out.print(
-            f"{missing} AutoTTS store(s) missing: run `tts-dsl stores fetch autotts`. "
-            "The default store is synthetic: its numbers are not comparable to AutoTTS's.",
-            markup=False,
+            f"{missing} AutoTTS store(s) missing: `tts-dsl stores fetch autotts` downloads them; "
+            "if you have them already, `tts-dsl stores add DIR` (DIR/autotts/<model>/"
+            "<dataset>.json). The default store is synthetic: its numbers are not comparable "
+            "to AutoTTS's.",
+            soft_wrap=True,
         )
+    return EXIT_OK
+
+
+# -- add / remove / dirs ------------------------------------------------------------
+
+
+def _add(directory: str, *, as_json: bool) -> int:
+    from ..replay.registry import StoreUnavailable, add_store_dir, config_file, list_stores
+
+    try:
+        path, added = add_store_dir(directory)
+    except StoreUnavailable as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    except OSError as exc:
+        raise CliError(
+            f"{config_file()}: cannot write: {exc.strerror or exc}", EXIT_USAGE
+        ) from None
+    under = [i.name for i in list_stores() if i.present and _is_under(i.path, path)]
+    if as_json:
+        _write_json(
+            {
+                "directory": str(path),
+                "added": added,
+                "config_file": str(config_file()),
+                "stores": under,
+            }
+        )
+        return EXIT_OK
+    out = _stdout()
+    verb = "added" if added else "already listed:"
+    out.print(f"{verb} {path} (in {config_file()})", soft_wrap=True)
+    shown = ", ".join(under[:6]) + (f", … ({len(under)} in all)" if len(under) > 6 else "")
+    out.print(f"{len(under)} store(s) found by name there: {shown}", soft_wrap=True)
+    return EXIT_OK
+
+
+def _is_under(p: Any, root: Any) -> bool:
+    try:
+        p.resolve().relative_to(root)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _remove(directory: str, *, as_json: bool) -> int:
+    from ..replay.registry import config_file, remove_store_dir
+
+    try:
+        removed = remove_store_dir(directory)
+    except OSError as exc:
+        raise CliError(
+            f"{config_file()}: cannot write: {exc.strerror or exc}", EXIT_USAGE
+        ) from None
+    if as_json:
+        _write_json({"directory": directory, "removed": removed})
+        return EXIT_OK if removed else EXIT_USAGE
+    if not removed:
+        raise CliError(f"{directory}: not listed in {config_file()}", EXIT_USAGE)
+    _stdout().print(f"removed {directory} (from {config_file()})", soft_wrap=True)
+    return EXIT_OK
+
+
+def _dirs(*, as_json: bool) -> int:
+    from ..replay.registry import config_file, data_dir, store_dirs
+
+    dirs = store_dirs()
+    if as_json:
+        _write_json({"config_file": str(config_file()), "store_dirs": [str(d) for d in dirs]})
+        return EXIT_OK
+    out = _stdout()
+    for d in dirs:
+        origin = f"data dir (${DATA_ENV})" if d == data_dir() else f"from {config_file()}"
+        state = "" if d.is_dir() else " [missing]"
+        out.print(f"{d}{state}  {origin}", soft_wrap=True)
     return EXIT_OK
 
 
@@ -199,6 +299,9 @@ def _list(*, as_json: bool) -> int:
 
 
 def _show(spec: str, *, as_json: bool) -> int:
+    from ..replay.registry import StoreUnavailable, resolve_store, summarize_store
+    from ..replay.store import StoreError
+
     try:
         store = resolve_store(spec)
     except StoreUnavailable as exc:
@@ -217,7 +320,8 @@ def _show(spec: str, *, as_json: bool) -> int:
         if s.n_branches_min == s.n_branches_max
         else f"{s.n_branches_min}–{s.n_branches_max}"
     )
-    table = Table(show_header=False, box=None, title=f"{s.name}", title_justify="left")
+    table = new_table(out, title=s.name)
+    table.show_header = False
     table.add_column("key", style="bold")
     table.add_column("value")
     rows = [
@@ -237,7 +341,7 @@ def _show(spec: str, *, as_json: bool) -> int:
     ]
     for key, value in rows:
         table.add_row(key, value)
-    out.print(table, markup=False)
+    print_table(out, table)
     return EXIT_OK
 
 
@@ -254,12 +358,23 @@ def fetch_exit_code(results: Sequence[FetchResult]) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    err = Console(stderr=True, highlight=False)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    from ..replay.registry import fetch_autotts, store_base_url
+
+    err = stderr_console()
     base = store_base_url(args.base_url)
     if not args.json:
-        err.print(f"fetching AutoTTS stores from {base}", markup=False, soft_wrap=True)
+        err.print(f"fetching AutoTTS stores from {base}", soft_wrap=True)
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -276,8 +391,7 @@ def _fetch(args: argparse.Namespace) -> int:
     def on_progress(name: str, done: int, total: int | None) -> None:
         task = tasks.get(name)
         if task is None:
-            label = escape(f"[{n_done + 1}/{n_files}] {name}")
-            task = tasks[name] = progress.add_task(label, total=total)
+            task = tasks[name] = progress.add_task(f"[{n_done + 1}/{n_files}] {name}", total=total)
         progress.update(task, completed=done, total=total)
 
     def on_result(result: FetchResult) -> None:
@@ -303,28 +417,25 @@ def _fetch(args: argparse.Namespace) -> int:
         return code
     out = _stdout()
     marks = {
-        "downloaded": "[green]downloaded[/]",
-        "present": "[dim]present[/]",
-        "invalid": "[bold red]invalid[/]",
-        "error": "[bold red]failed[/]",
+        "downloaded": styled("downloaded", "green"),
+        "present": styled("present", "dim"),
+        "invalid": styled("invalid", "bold red"),
+        "error": styled("failed", "bold red"),
     }
-    table = Table(title_justify="left")
+    table = new_table(out)
     table.add_column("store", no_wrap=True)
     table.add_column("result", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     for r in results:
-        table.add_row(escape(r.name), marks[r.status], _size(r.n_bytes or None))
-    out.print(table)
+        table.add_row(r.name, marks[r.status], _size(r.n_bytes or None))
+    print_table(out, table)
     # Details on their own unwrapped lines: error messages stay greppable.
     for r in results:
         if r.message:
-            out.print(f"{r.name}: {r.message}", markup=False, soft_wrap=True)
+            out.print(f"{r.name}: {r.message}", soft_wrap=True)
     n_ok = sum(r.ok for r in results)
     dest = results[0].path.parent.parent if results else None
-    out.print(f"{n_ok}/{len(results)} stores ok in {dest}", markup=False, soft_wrap=True)
+    out.print(f"{n_ok}/{len(results)} stores ok in {dest}", soft_wrap=True)
     if code:
-        err.print(
-            "[bold red]error:[/] some stores could not be fetched; nothing partial was written",
-            markup=True,
-        )
+        print_error(err, "some stores could not be fetched; nothing partial was written")
     return code

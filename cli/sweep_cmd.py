@@ -4,8 +4,10 @@ Evaluates every program at every β on every store (plus SC@64 on each store,
 and with `--baselines` the stdlib baselines), on all cores, caching each
 finished cell in DIR/cache.sqlite: re-running is instant, an interrupted
 sweep resumes. Writes DIR/results.csv (tidy), DIR/summary.csv (the headline),
-DIR/matrix_results_<MODEL>/<DATASET>_raw.csv (AutoTTS's layout) and the
-accuracy–token plots DIR/accuracy_tokens.png, DIR/accuracy_seq_tokens.png.
+DIR/matrix_results_<MODEL>/<DATASET>_raw.csv (AutoTTS's layout),
+DIR/provenance.json, and the figures: accuracy_tokens, accuracy_seq_tokens
+(one panel per store) and accuracy_tokens_mean (one panel, a paper column)
+in each --format.
 """
 
 from __future__ import annotations
@@ -13,82 +15,60 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+from rich.text import Text
 
-from ..diagnostics import DiagnosticError, did_you_mean
-from ..engines import BACKEND_ENV
-from ..interpreter import ProgramRunner
-from ..programs import load_program
-from ..replay.store import StoreError
-from ..runtime import EpisodeFault
-from ..sweep.cache import CACHE_FILE, CacheError, CellMetrics, ResultCache
-from ..sweep.grid import (
-    Cell,
-    GridError,
-    ProgramSpec,
-    StoreSpec,
-    declared_names,
-    dedupe_cells,
-    params_text,
-    parse_betas,
-    program_cells,
-    program_spec,
-    reference_and_baseline_cells,
-    store_spec,
-)
-from ..sweep.plot import (
-    SUMMARY_COLUMNS,
-    Metric,
-    ProgramHeadline,
-    StoreHeadline,
-    headline,
-    summary_table,
-)
-from ..sweep.results import (
-    RESULTS_FILE,
-    SUMMARY_FILE,
-    tidy_rows,
-    write_csv,
-    write_matrix,
-    write_tidy_csv,
-)
-from ..sweep.runner import Outcome, SweepStats, default_jobs, run_sweep
-from ..sweep.traces import TRACES_DIR, write_cell_traces
-from ..trace import TRACE_LEVELS, TraceLevel
 from .common import (
     add_backend_argument,
+    add_store_argument,
+    diagnostics_exit_code,
     int_at_least,
     load_program_or_exit,
     parse_seeds,
     print_diagnostics,
+)
+from .console import (
+    dim,
+    new_table,
+    print_error,
+    print_table,
     stderr_console,
+    stdout_console,
+    styled,
+    write_plain,
 )
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
-PLOT_FILES: dict[Metric, str] = {
-    "avg_tokens": "accuracy_tokens.png",
-    "avg_seq_tokens": "accuracy_seq_tokens.png",
-}
+if TYPE_CHECKING:
+    from rich.console import Console
 
+    from ..interpreter import ProgramRunner
+    from ..sweep.cache import CellMetrics, ResultCache
+    from ..sweep.grid import Cell, ProgramSpec, StoreSpec
+    from ..sweep.plot import Metric, ProgramHeadline, StoreHeadline
+    from ..sweep.runner import SweepStats
+
+FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("grid", "avg_tokens", "accuracy_tokens"),
+    ("grid", "avg_seq_tokens", "accuracy_seq_tokens"),
+    ("mean", "avg_tokens", "accuracy_tokens_mean"),
+)
+"""(kind, metric, file stem) of the figures a sweep draws."""
+
+PROVENANCE_FILE = "provenance.json"
+TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS
 
 _jobs = int_at_least(1)
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def add_parser(sub: Any) -> None:
@@ -98,25 +78,22 @@ def add_parser(sub: Any) -> None:
         description="Evaluate each PROGRAM at every β of the grid on every store, in parallel, "
         "with every finished cell cached in OUT/cache.sqlite (re-running is instant; an "
         "interrupted sweep resumes). Writes OUT/results.csv, OUT/summary.csv, "
-        "OUT/matrix_results_<MODEL>/<DATASET>_raw.csv and accuracy-token plots.",
+        "OUT/matrix_results_<MODEL>/<DATASET>_raw.csv, OUT/provenance.json and the "
+        "accuracy-token figures (per store, and one compact panel of the means).",
     )
     p.add_argument(
         "programs", nargs="+", metavar="PROGRAM", help=".tts files or stdlib controller names"
     )
     p.add_argument(
+        "-b",
         "--betas",
         default="0:1:0.1",
         metavar="GRID",
         help="START:STOP:STEP (inclusive) or a comma list (default 0:1:0.1)",
     )
+    add_store_argument(p)
     p.add_argument(
-        "--store",
-        action="append",
-        metavar="STORE",
-        help="store file, directory of stores, or registry name (repeatable); "
-        "default: the embedded synthetic store",
-    )
-    p.add_argument(
+        "-p",
         "--param",
         action="append",
         metavar="[PROGRAM:]NAME=VALUE",
@@ -124,12 +101,13 @@ def add_parser(sub: Any) -> None:
         "PROGRAM (repeatable)",
     )
     p.add_argument("--seeds", metavar="N|A:B", help="shuffle seeds (default 100: 0..99)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output directory")
     p.add_argument(
+        "-j",
         "--jobs",
         type=_jobs,
         metavar="N",
-        help=f"worker processes (default: all cores, here {default_jobs()})",
+        help=f"worker processes (default: all cores, here {_cores()})",
     )
     p.add_argument(
         "--baselines",
@@ -139,13 +117,24 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--no-plot", action="store_true", help="write the CSVs only")
     p.add_argument(
+        "--format",
+        default="png",
+        metavar="FMT[,FMT]",
+        help="figure formats, comma-separated: png, pdf, svg (default png)",
+    )
+    p.add_argument(
         "--trajectory",
         action="store_true",
-        help="also draw trajectory.png: the swept programs in order as t1, t2, ... at the "
+        help="also draw trajectory.<FMT>: the swept programs in order as t1, t2, ... at the "
         "largest β, search stores (aime24) vs held-out (aime25 + hmmt25)",
     )
     p.add_argument(
         "--fresh", action="store_true", help="recompute every cell, replacing cached results"
+    )
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="sweep even programs that `check` finds errors in (as `run --no-check`)",
     )
     p.add_argument(
         "--traces",
@@ -190,6 +179,8 @@ def _label(spec: str) -> str:
 def load_programs(specs: Sequence[str]) -> list[tuple[ProgramRunner, ProgramSpec]]:
     """Each program once, with a unique label (`cmc`, a file's stem, or
     `stem#hash` when two different programs share a stem)."""
+    from ..sweep.grid import program_spec
+
     out: list[tuple[ProgramRunner, ProgramSpec]] = []
     seen: set[tuple[str, str]] = set()
     for spec in specs:
@@ -210,6 +201,9 @@ def assign_params(
     items: Sequence[tuple[str | None, str, str]],
 ) -> dict[str, dict[str, str]]:
     """label -> overrides, after checking every --param lands somewhere."""
+    from ..diagnostics import did_you_mean
+    from ..sweep.grid import declared_names
+
     labels = [s.label for _, s in programs]
     out: dict[str, dict[str, str]] = {label: {} for label in labels}
     for scope, name, value in items:
@@ -221,7 +215,7 @@ def assign_params(
                     + (f"; {hint}" if hint else f" (programs: {', '.join(labels)})"),
                     EXIT_USAGE,
                 )
-            out[scope][name] = value  # the compiler reports unknown names (exit 1)
+            out[scope][name] = value  # the compiler reports unknown names (exit 2)
             continue
         targets = [s.label for r, s in programs if name in declared_names(r)]
         if not targets:
@@ -237,9 +231,46 @@ def assign_params(
     return out
 
 
+def _check_first(
+    programs: Sequence[tuple[ProgramRunner, ProgramSpec]], overrides: dict[str, dict[str, str]]
+) -> None:
+    """As `run` does: refuse programs that `check` rejects (with its params),
+    before any cell runs; one line for the warnings."""
+    from ..diagnostics import DiagnosticError
+    from ..runs import check_before_run
+
+    err = stderr_console()
+    failed: list[str] = []
+    warned: list[str] = []
+    for runner, spec in programs:
+        try:
+            runner.compile(0.5, overrides[spec.label])
+        except DiagnosticError:
+            continue  # reported by build_cells, with its exit code
+        report = check_before_run(runner, 0.5, overrides[spec.label])
+        if report.errors:
+            write_plain(err, report.render() + "\n")
+            failed.append(runner.path)
+        elif report.warnings:
+            warned.append(f"{spec.label}: {len(report.warnings)}")
+    if failed:
+        raise CliError(
+            f"check found errors in {', '.join(failed)}; nothing was run "
+            "(--no-check sweeps anyway)",
+            EXIT_INVALID,
+        )
+    if warned:
+        err.print(
+            dim(f"check: ok, with warnings ({'; '.join(warned)}; `tts-dsl check` shows them)"),
+            soft_wrap=True,
+        )
+
+
 def load_store_specs(specs: Sequence[str] | None) -> list[StoreSpec]:
     """Like `common.load_stores`, keeping the spec each worker resolves."""
     from ..replay import registry
+    from ..replay.store import StoreError
+    from ..sweep.grid import store_spec
 
     try:
         expanded = registry.expand_store_specs(list(specs)) if specs else ["default"]
@@ -261,6 +292,10 @@ def build_cells(
     seeds: Sequence[int],
     baselines: bool,
 ) -> list[Cell]:
+    from ..diagnostics import DiagnosticError
+    from ..programs import load_program
+    from ..sweep.grid import dedupe_cells, program_cells, reference_and_baseline_cells
+
     cells: list[Cell] = []
     for runner, spec in programs:
         try:
@@ -268,7 +303,8 @@ def build_cells(
         except DiagnosticError as exc:
             print_diagnostics(exc)
             raise CliError(
-                f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run"
+                f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run",
+                diagnostics_exit_code(exc.diagnostics),
             ) from None
     cells += reference_and_baseline_cells(
         betas, stores, seeds, baselines=baselines, load=load_program
@@ -281,6 +317,8 @@ def build_cells(
 
 
 def _cell_text(cell: Cell) -> str:
+    from ..sweep.grid import params_text
+
     params = params_text(cell.params)
     what = f"{cell.program.label} β={cell.beta:g}" + (f" {params}" if params else "")
     return f"{what} · {cell.store.name}"
@@ -289,60 +327,54 @@ def _cell_text(cell: Cell) -> str:
 def _run_with_progress(
     cells: Sequence[Cell], cache: ResultCache, jobs: int | None, fresh: bool, err: Console
 ) -> tuple[dict[str, CellMetrics], SweepStats]:
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(bar_width=28),
-        MofNCompleteColumn(),
-        TextColumn("cells"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("[dim]{task.fields[last]}"),
-        console=err,
-        transient=False,
-    )
-    state: dict[str, TaskID] = {}
+    from ..sweep.runner import Outcome, run_sweep
+    from .progress import ProgressReporter
 
-    def on_start(to_compute: int, cached: int) -> None:
-        if to_compute == 0:
-            return
-        n_jobs = min(jobs or default_jobs(), to_compute)
-        desc = f"sweep ({n_jobs} job{'s' if n_jobs > 1 else ''}"
-        desc += f", {cached} cached)" if cached else ")"
-        progress.start()
-        state["task"] = progress.add_task(desc, total=to_compute, last="")
+    with ProgressReporter(err, unit="cells", transient=False) as bar:
 
-    def on_result(cell: Cell, outcome: Outcome, done: int, total: int) -> None:
-        mark = "" if outcome.metrics is not None else "[red]failed[/] "
-        progress.update(state["task"], completed=done, last=mark + escape(_cell_text(cell)))
+        def on_start(to_compute: int, cached: int) -> None:
+            if to_compute == 0:
+                return
+            n_jobs = min(jobs or _cores(), to_compute)
+            desc = f"sweep ({n_jobs} job{'s' if n_jobs > 1 else ''}"
+            desc += f", {cached} cached)" if cached else ")"
+            bar.start(desc, to_compute)
 
-    try:
+        def on_result(cell: Cell, outcome: Outcome, done: int, total: int) -> None:
+            mark = "" if outcome.metrics is not None else "failed: "
+            bar.update(done, note=mark + _cell_text(cell))
+
         return run_sweep(
             cells, cache, jobs=jobs, fresh=fresh, on_start=on_start, on_result=on_result
         )
-    finally:
-        progress.stop()
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..engines import BACKEND_ENV
+    from ..sweep.figures import FigureFormatError, parse_formats
+    from ..sweep.grid import GridError, parse_betas
+
     try:
         betas = parse_betas(args.betas)
-    except GridError as exc:
+        formats = parse_formats(args.format)
+    except (GridError, FigureFormatError) as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     seeds = parse_seeds(args.seeds)
     items = _parse_param_items(args.param)
     programs = load_programs(args.programs)
     overrides = assign_params(programs, items)
+    if not args.no_check:
+        _check_first(programs, overrides)
     stores = load_store_specs(args.store)
     cells = build_cells(programs, overrides, betas, stores, seeds, args.baselines)
     # Workers inherit the environment. Results do not depend on the engine, so
     # cached cells stay valid whichever engine computed them.
-    backend = args.backend or os.environ.get(BACKEND_ENV) or "auto"
+    requested = args.backend or os.environ.get(BACKEND_ENV)
+    backend = requested or "auto"
     before = os.environ.get(BACKEND_ENV)
     os.environ[BACKEND_ENV] = backend
     try:
-        return _run_cells(args, betas, seeds, cells)
+        return _run_cells(args, betas, seeds, cells, programs, formats, requested or "auto")
     finally:
         if before is None:
             del os.environ[BACKEND_ENV]
@@ -350,9 +382,53 @@ def run(args: argparse.Namespace) -> int:
             os.environ[BACKEND_ENV] = before
 
 
+def _provenance(
+    args: argparse.Namespace,
+    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
+    cells: Sequence[Cell],
+    seeds: Sequence[int],
+    betas: Sequence[float],
+    backend: str,
+    metrics: dict[str, CellMetrics],
+    stats: SweepStats,
+) -> dict[str, Any]:
+    from ..provenance import ProgramRef, StoreRef, provenance
+
+    stores = list({c.store.content_hash + c.store.name: c.store for c in cells}.values())
+    doc = provenance(
+        getattr(args, "argv", None),
+        programs=[ProgramRef(s.label, r.path, s.program_hash) for r, s in programs],
+        stores=[StoreRef(s.name, s.content_hash, s.synthetic) for s in stores],
+        seeds=seeds,
+        backend=backend,
+        engines=[m.backend for m in metrics.values() if m.backend],
+    )
+    doc["betas"] = list(betas)
+    doc["cells"] = {"total": stats.total, "computed": stats.computed, "cached": stats.cached}
+    return doc
+
+
 def _run_cells(
-    args: argparse.Namespace, betas: Sequence[float], seeds: tuple[int, ...], cells: list[Cell]
+    args: argparse.Namespace,
+    betas: Sequence[float],
+    seeds: tuple[int, ...],
+    cells: list[Cell],
+    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
+    formats: Sequence[str],
+    backend: str,
 ) -> int:
+    from ..io_atomic import atomic_write_text
+    from ..sweep.cache import CACHE_FILE, CacheError, ResultCache
+    from ..sweep.headline import SUMMARY_COLUMNS, headline, summary_table
+    from ..sweep.results import (
+        RESULTS_FILE,
+        SUMMARY_FILE,
+        tidy_rows,
+        write_csv,
+        write_matrix,
+        write_tidy_csv,
+    )
+
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"--out {out_dir}: exists and is not a directory", EXIT_USAGE)
@@ -368,11 +444,12 @@ def _run_cells(
             f"interrupted: {stats.cached + stats.computed} of {stats.total} cells done and "
             f"cached in {out_dir / CACHE_FILE}; run the same command again to resume "
             "(no results file was written)",
-            markup=False,
+            soft_wrap=True,
         )
         return 130
     rows = tidy_rows(cells, metrics)
     per_store, per_program = headline(rows)
+    prov = _provenance(args, programs, cells, seeds, betas, backend, metrics, stats)
     files: list[Path] = []
     try:
         files.append(write_tidy_csv(out_dir / RESULTS_FILE, rows))
@@ -380,19 +457,21 @@ def _run_cells(
             write_csv(
                 out_dir / SUMMARY_FILE,
                 SUMMARY_COLUMNS,
-                summary_table(per_store, per_program),
+                summary_table(per_store, per_program, rows),
             )
         )
         files += write_matrix(out_dir, cells, metrics)
         if not args.no_plot and rows:
-            files += _plots(rows, out_dir, baselines=args.baselines)
+            files += _plots(rows, out_dir, baselines=args.baselines, formats=formats)
+        atomic_write_text(out_dir / PROVENANCE_FILE, json.dumps(prov, indent=2) + "\n")
+        files.append(out_dir / PROVENANCE_FILE)
     except OSError as exc:
         raise CliError(
             f"{out_dir}: cannot write results: {exc.strerror or exc}", EXIT_USAGE
         ) from None
     for key, text in stats.errors.items():
         cell = next(c for c in cells if c.key == key)
-        err.print(f"[bold red]error:[/] {escape(_cell_text(cell))}: {escape(text)}", markup=True)
+        print_error(err, f"{_cell_text(cell)}: {text}")
     if args.traces and not stats.failed:
         swept = [c for c in cells if c.role == "sweep"]  # not the SC@64 reference or baselines
         traced = _write_traces(out_dir, swept, args.trace_level, err)
@@ -400,7 +479,7 @@ def _run_cells(
             return 130
         files += traced
     if args.json:
-        print(json.dumps(_json(stats, files, per_store, per_program), indent=2))
+        print(json.dumps(_json(stats, files, per_store, per_program, prov), indent=2))
     else:
         console = summary_console()
         print_headline(console, per_store, per_program, betas=betas, n_seeds=len(seeds))
@@ -408,39 +487,43 @@ def _run_cells(
     if args.trajectory and rows and not stats.failed:
         from .plot_cmd import draw_trajectory
 
-        draw_trajectory(rows, list(args.programs), max(betas), out_dir / "trajectory.png")
+        outs = [out_dir / f"trajectory.{fmt}" for fmt in formats]
+        draw_trajectory(rows, list(args.programs), max(betas), outs)
     if stats.failed:
-        err.print(
-            f"[bold red]error:[/] {stats.failed} of {stats.total} cells failed "
+        print_error(
+            err,
+            f"{stats.failed} of {stats.total} cells failed "
             "(not cached; the files above hold the others)",
-            markup=True,
         )
         return EXIT_INVALID
     return EXIT_OK
 
 
 def _write_traces(
-    out_dir: Path, cells: Sequence[Cell], level: TraceLevel, err: Console
+    out_dir: Path, cells: Sequence[Cell], level: Any, err: Console
 ) -> list[Path] | None:
     """Trace files for every cell; None when interrupted (finished files stay)."""
+    from ..runtime import EpisodeFault
+    from ..sweep.traces import TRACES_DIR, write_cell_traces
+    from .progress import ProgressReporter
+
     done = 0
-    with Progress(
-        TextColumn("traces"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("traces", total=len(cells))
+    with ProgressReporter(err, unit="cells") as bar:
+        bar.start("traces", len(cells))
 
         def advance(cell: Cell, written: bool) -> None:
             nonlocal done
             done += 1
-            bar.advance(task)
+            bar.update(done, note=_cell_text(cell))
 
         try:
             paths = write_cell_traces(out_dir, cells, level, on_cell=advance)
         except KeyboardInterrupt:
+            bar.stop()
             err.print(
                 f"interrupted: {done} of {len(cells)} trace files are complete under "
                 f"{out_dir / TRACES_DIR}; run the same command again to write the rest",
-                markup=False,
+                soft_wrap=True,
             )
             return None
         except EpisodeFault as fault:
@@ -450,33 +533,35 @@ def _write_traces(
     return sorted({p.parent.parent.parent for p in paths})
 
 
-def _plots(rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool) -> list[Path]:
+def _plots(
+    rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool, formats: Sequence[str]
+) -> list[Path]:
     try:
-        from ..sweep.plot import plot_results
+        from ..sweep.plot import plot_mean, plot_results
     except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
         raise CliError(f"plotting needs matplotlib ({exc}); use --no-plot", EXIT_USAGE) from None
-    return [
-        plot_results(rows, out_dir / name, metric=metric, baselines=baselines)
-        for metric, name in PLOT_FILES.items()
-    ]
+    written = []
+    for fmt in formats:
+        for kind, metric, stem in FIGURES:
+            draw = plot_results if kind == "grid" else plot_mean
+            m: Metric = "avg_seq_tokens" if metric == "avg_seq_tokens" else "avg_tokens"
+            written.append(draw(rows, out_dir / f"{stem}.{fmt}", metric=m, baselines=baselines))
+    return written
 
 
 # ---------------------------------------------------------------------------
 # Reporting
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}"
-
-
 def _tok(x: float | None) -> str:
-    """Compact token counts: 52.1k, 1.07M (exact values are in the CSVs)."""
+    """Compact token counts, 3 significant figures: 958, 52.1k, 227k, 1.07M
+    (exact values are in the CSVs)."""
     if x is None:
         return "-"
-    if x >= 1e6:
-        return f"{x / 1e6:.2f}M"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f}k"
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if x >= scale * 0.9995:
+            v = x / scale
+            return f"{v:.3g}{suffix}" if v < 1000 else f"{v:.0f}{suffix}"
     return f"{x:.0f}"
 
 
@@ -484,12 +569,12 @@ def _pair(acc: float | None, tokens: float | None) -> str:
     return "-" if acc is None else f"{acc:.2f} · {_tok(tokens)}"
 
 
-def _saving(h: StoreHeadline) -> str:
+def _saving(h: StoreHeadline) -> Text:
     if h.sc64_accuracy is None:
-        return "-"
+        return Text("-")
     if h.savings is None:
-        return "[yellow]not reached[/]"
-    return f"{100 * h.savings:.1f} %"
+        return styled("not reached", "yellow")
+    return Text(f"{100 * h.savings:.1f} %")
 
 
 def _short_store(name: str) -> str:
@@ -497,11 +582,8 @@ def _short_store(name: str) -> str:
 
 
 def summary_console() -> Console:
-    """stdout; never narrower than the summary table when not a terminal."""
-    console = Console(highlight=False)
-    if not console.is_terminal and console.width < 132:
-        console = Console(highlight=False, width=132)
-    return console
+    """stdout: a terminal gets a table for its width, a pipe plain rows."""
+    return stdout_console()
 
 
 def print_headline(
@@ -512,68 +594,82 @@ def print_headline(
     betas: Sequence[float] | None = None,
     n_seeds: int | None = None,
 ) -> None:
-    """The summary table: per program × store, then per-program means."""
+    """The summary: per program × store, then per-program means. On a
+    terminal, one section per program (fits 80 columns); in a pipe, one
+    plain row per program and store, with full store names."""
     if not per_store:
-        console.print("[dim]no swept program results to summarise[/]")
+        console.print(dim("no swept program results to summarise"))
         return
     title = "sweep summary"
     if betas is not None:
         title += f": {len(betas)} β"
     if n_seeds is not None:
         title += f" × {n_seeds} seeds"
-    table = Table(title=title, title_justify="left")
-    table.add_column("program", no_wrap=True)
-    table.add_column("store", no_wrap=True)
-    table.add_column("peak acc (β)", justify="right", no_wrap=True)
-    table.add_column("β=0.5 acc · tok", justify="right", no_wrap=True)
-    table.add_column("SC@64 acc · tok", justify="right", no_wrap=True)
-    table.add_column("tok @ SC@64 acc", justify="right", no_wrap=True)
-    table.add_column("saved", justify="right", no_wrap=True)
+    term = console.is_terminal
+    table = new_table(console, title=title)
+    if not term:
+        table.add_column("program")
+    table.add_column("store", overflow="fold")
+    heads = ["peak acc\n(β)", "β=0.5\nacc · tok", "SC@64\nacc · tok"]
+    if not term:  # a terminal keeps to 80 columns: `saved` already says it
+        heads.append("tok at\nSC@64 acc")
+    heads.append("saved")
+    for head in heads:
+        table.add_column(head if term else head.replace("\n", " "), justify="right", no_wrap=True)
     for prog in per_program:
         rows = [h for h in per_store if h.program == prog.program]
+        if term:
+            table.add_row(styled(prog.program, "bold"), *[""] * len(heads))
         for h in rows:
-            table.add_row(
-                escape(h.program),
-                escape(_short_store(h.store)) + (" [dim]*[/]" if h.synthetic else ""),
+            store = (_short_store(h.store) if term else h.store) + (" *" if h.synthetic else "")
+            cells: list[str | Text] = [
+                ("  " + store) if term else store,
                 f"{h.peak_accuracy:.2f} ({h.peak_beta:g})",
                 _pair(h.accuracy_at_half, h.tokens_at_half),
                 _pair(h.sc64_accuracy, h.sc64_tokens),
-                _tok(h.matched_tokens),
+                *([] if term else [_tok(h.matched_tokens)]),
                 _saving(h),
-            )
+            ]
+            table.add_row(*([] if term else [h.program]), *cells)
         if len(rows) > 1:
             saved = "-" if prog.mean_savings is None else f"{100 * prog.mean_savings:.1f} %"
-            table.add_row(
-                f"[bold]{escape(prog.program)}[/]",
-                f"[bold]mean of {prog.n_stores}[/]",
-                f"[bold]{prog.mean_peak_accuracy:.2f}[/]",
+            reach = f"{prog.n_reached}/{prog.n_with_reference}"
+            cells = [
+                styled("  mean" if term else "mean", "bold"),
+                styled(f"{prog.mean_peak_accuracy:.2f}", "bold"),
                 _pair(prog.mean_accuracy_at_half, prog.mean_tokens_at_half),
                 _pair(prog.mean_sc64_accuracy, None).replace(" · -", ""),
-                f"reached {prog.n_reached}/{prog.n_with_reference}",
-                f"[bold]{saved}[/]",
-            )
-        table.add_section()
-    console.print(table)
+                *([] if term else [f"reached {reach}"]),
+                styled(f"{saved} ({reach})" if term else saved, "bold"),
+            ]
+            table.add_row(*([] if term else [prog.program]), *cells)
+        if term:
+            table.add_section()
+    print_table(console, table)
     console.print(
-        "[dim]acc: accuracy %; tok: average tokens per question; saved vs SC@64 = "
-        "1 - (tokens the program's Pareto frontier needs to reach SC@64's accuracy, "
-        "interpolated in log-tokens) / SC@64's tokens; means are over the stores where "
-        "it is reached. Exact figures: summary.csv, results.csv.[/]"
+        dim(
+            "acc: accuracy %; tok: average tokens per question; saved: 1 - tokens the "
+            "program's Pareto frontier needs to reach SC@64's accuracy (log-interpolated) "
+            "/ SC@64's tokens; means over the stores where it is reached (how many, in "
+            "brackets). Exact figures: summary.csv, results.csv."
+        )
     )
     if any(h.synthetic for h in per_store):
-        console.print("[dim]* a synthetic store (illustrative numbers)[/]")
+        console.print(dim("* a synthetic store (illustrative numbers)"))
 
 
 def _print_footer(console: Console, stats: SweepStats, files: Sequence[Path], out: Path) -> None:
     console.print(
-        f"{stats.total} cells: {stats.computed} computed, {stats.cached} cached"
-        + (f", [red]{stats.failed} failed[/]" if stats.failed else "")
-        + f" in {stats.wall_seconds:.1f} s"
+        Text.assemble(
+            f"{stats.total} cells: {stats.computed} computed, {stats.cached} cached",
+            (f", {stats.failed} failed", "red") if stats.failed else "",
+            f" in {stats.wall_seconds:.1f} s",
+        )
     )
     shown = [str(f.relative_to(out)) if f.is_relative_to(out) else str(f) for f in files]
     matrices = [s for s in shown if s.startswith("matrix_results_")]
     others = [s for s in shown if not s.startswith("matrix_results_")]
-    console.print(f"written to {out}/: " + ", ".join(others), markup=False)
+    console.print(f"written to {out}/: " + ", ".join(others))
     if matrices:
         console.print(f"  + {len(matrices)} AutoTTS matrix file(s) matrix_results_*/*_raw.csv")
 
@@ -583,6 +679,7 @@ def _json(
     files: Sequence[Path],
     per_store: Sequence[StoreHeadline],
     per_program: Sequence[ProgramHeadline],
+    prov: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "cells": stats.total,
@@ -601,6 +698,7 @@ def _json(
                 "tokens_at_beta_0.5": h.tokens_at_half,
                 "sc64_accuracy": h.sc64_accuracy,
                 "sc64_tokens": h.sc64_tokens,
+                "sc64_accuracy_reached": h.reached if h.sc64_accuracy is not None else None,
                 "tokens_at_sc64_accuracy": h.matched_tokens,
                 "tokens_saved_vs_sc64": h.savings,
             }
@@ -616,5 +714,6 @@ def _json(
             }
             for p in per_program
         ],
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "generated": prov["created"],
+        "provenance": prov,
     }

@@ -4,11 +4,18 @@ A *store spec* (what `--store` takes) is one of:
 
 * `None` or `"default"` — the synthetic store embedded in the package;
 * a path to a `.json` / `.json.gz` store file;
-* a name under the data directory, e.g. `autotts/Qwen3-8B/aime24` for
-  `<data dir>/autotts/Qwen3-8B/aime24.json` (or `.json.gz`).
+* a name under a store directory, e.g. `autotts/Qwen3-8B/aime24` for
+  `<dir>/autotts/Qwen3-8B/aime24.json` (or `.json.gz`).
 
-The data directory is `$TTS_DSL_DATA`, else `$XDG_DATA_HOME/tts-dsl`, else
-`~/.local/share/tts-dsl`. `fetch_autotts` fills `<data dir>/autotts/`.
+The store directories, searched in order: the data directory (`$TTS_DSL_DATA`,
+else `$XDG_DATA_HOME/tts-dsl`, else `~/.local/share/tts-dsl`; `fetch_autotts`
+fills `<data dir>/autotts/`), then every directory listed in the config file
+(`config_file()`: `$TTS_DSL_CONFIG/stores.conf`, else
+`$XDG_CONFIG_HOME/tts-dsl/stores.conf`, else `~/.config/tts-dsl/stores.conf`;
+one directory per line, `#` comments), which `add_store_dir` (`tts-dsl
+stores add DIR`) appends to. A directory named `autotts` serves the names
+`autotts/...` itself, so both `stores add shared/replay` and `stores add
+shared/replay/autotts` make `autotts/Qwen3-8B/aime24` work.
 
 Errors are `StoreError`s with one-line messages; `StoreUnavailable` (a
 subclass) marks "not there / not readable" as opposed to "there but invalid",
@@ -39,6 +46,8 @@ from .synthetic import DEFAULT_STORE_PATH, SYNTHETIC_MARKER, looks_synthetic
 from .voting import winner
 
 DATA_ENV = "TTS_DSL_DATA"
+CONFIG_ENV = "TTS_DSL_CONFIG"
+STORES_CONF = "stores.conf"
 STORE_URL_ENV = "TTS_DSL_STORE_URL"
 AUTOTTS_BASE_URL = (
     "https://raw.githubusercontent.com/zhengkid/AutoTTS/main/"
@@ -84,15 +93,104 @@ def _is_store_file(p: Path) -> bool:
     return p.name.endswith(STORE_SUFFIXES) and not p.name.startswith(".") and p.is_file()
 
 
+def config_file() -> Path:
+    """The file listing extra store directories (see the module docstring)."""
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser() / STORES_CONF
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
+    return base / "tts-dsl" / STORES_CONF
+
+
+def configured_dirs() -> list[Path]:
+    """The directories of the config file, in order (missing file: none)."""
+    try:
+        text = config_file().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    out: list[Path] = []
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            out.append(Path(entry).expanduser())
+    return list(dict.fromkeys(out))
+
+
+def store_dirs() -> list[Path]:
+    """Where store names are looked up: the data directory, then the
+    configured directories (each once)."""
+    return list(dict.fromkeys([data_dir(), *configured_dirs()]))
+
+
+def _write_config(dirs: Sequence[Path]) -> None:
+    from ..io_atomic import atomic_write_text
+
+    head = (
+        "# Store directories for tts-dsl, searched after the data directory, in order.\n"
+        "# One per line; `tts-dsl stores add DIR` / `tts-dsl stores remove DIR` edit it.\n"
+    )
+    atomic_write_text(config_file(), head + "".join(f"{d}\n" for d in dirs))
+
+
+def add_store_dir(directory: str | Path) -> tuple[Path, bool]:
+    """Append a directory of stores to the config file; returns (its absolute
+    path, whether it was added rather than already listed). Raises
+    `StoreUnavailable` when it is not a directory holding stores, `OSError`
+    when the config file cannot be written."""
+    path = Path(directory).expanduser().resolve()
+    if not path.is_dir():
+        raise StoreUnavailable(directory, "no such directory")
+    if not any(_is_store_file(f) for f in path.rglob("*")):
+        raise StoreUnavailable(directory, "directory holds no .json or .json.gz stores")
+    dirs = configured_dirs()
+    if path in dirs or path == data_dir().expanduser().resolve():
+        return path, False
+    _write_config([*dirs, path])
+    return path, True
+
+
+def remove_store_dir(directory: str | Path) -> bool:
+    """Drop a directory from the config file; False when it was not listed."""
+    target = Path(directory).expanduser()
+    dirs = configured_dirs()
+    keep = [d for d in dirs if d not in (target, target.resolve())]
+    if len(keep) == len(dirs):
+        return False
+    _write_config(keep)
+    return True
+
+
+def _root_prefix(root: Path) -> str:
+    """Names a directory serves without spelling it: `autotts/` for a
+    directory named `autotts` (a copy of the AutoTTS catalogue's layout)."""
+    return "autotts/" if root.name == "autotts" else ""
+
+
+def _name_under(root: Path, f: Path) -> str:
+    return _root_prefix(root) + _strip_suffix(f.relative_to(root).as_posix())
+
+
+def _candidates(name: str) -> list[tuple[Path, Path]]:
+    """(root, path without suffix) where a store name may live, in search order."""
+    out = []
+    for root in store_dirs():
+        prefix = _root_prefix(root)
+        if prefix and name.startswith(prefix):
+            out.append((root, root / name.removeprefix(prefix)))
+        out.append((root, root / name))
+    return out
+
+
 def _name_for_path(p: Path) -> str:
-    """A readable store name for a file: relative to the data dir, or
+    """A readable store name for a file: relative to a store directory, or
     `autotts/<model>/<dataset>` for any copy of the AutoTTS layout."""
     stem = _strip_suffix(p.name)
-    try:
-        rel = p.resolve().relative_to(data_dir().resolve())
-        return _strip_suffix(rel.as_posix())
-    except (ValueError, OSError):
-        pass
+    for root in store_dirs():
+        try:
+            return _name_under(root.resolve(), p.resolve())
+        except (ValueError, OSError):
+            pass
     if p.parent.parent.name == "autotts":
         return f"autotts/{p.parent.name}/{stem}"
     return f"{p.parent.name}/{stem}" if p.parent.name else stem
@@ -119,25 +217,29 @@ def locate_store(spec: str | None) -> tuple[str, Path]:
         )
     if p.exists():
         return _name_for_path(p), p
-    root = data_dir()
+    looked = ", ".join(str(d) for d in store_dirs())
     if not p.is_absolute():
         name = _strip_suffix(spec)
-        for suffix in STORE_SUFFIXES:
-            candidate = root / (name + suffix)
-            if candidate.is_file():
-                return name, candidate
-        if (root / name).is_dir():
-            raise StoreUnavailable(
-                spec, f"is a directory under {root}; pass one store of it (or expand it)"
-            )
+        for _root, base in _candidates(name):
+            for suffix in STORE_SUFFIXES:
+                candidate = base.parent / (base.name + suffix)
+                if candidate.is_file():
+                    return name, candidate
+        for root, base in _candidates(name):
+            if base.is_dir():
+                raise StoreUnavailable(
+                    spec, f"is a directory under {root}; pass one store of it (or expand it)"
+                )
         if name in autotts_names():
             raise StoreUnavailable(
-                spec, f"not downloaded yet (looked in {root}); run `tts-dsl stores fetch autotts`"
+                spec,
+                f"not downloaded yet (looked in {looked}); run `tts-dsl stores fetch autotts`, "
+                "or `tts-dsl stores add DIR` for a directory that holds it",
             )
     if spec.endswith(STORE_SUFFIXES) or p.is_absolute():
         raise StoreUnavailable(spec, f"no such file; {_FETCH_HINT}")
     raise StoreUnavailable(
-        spec, f"unknown store (no such file, nor a name under {root}); {_FETCH_HINT}"
+        spec, f"unknown store (no such file, nor a name under {looked}); {_FETCH_HINT}"
     )
 
 
@@ -186,8 +288,8 @@ def expand_store_specs(specs: Sequence[str]) -> list[str]:
         p = Path(spec).expanduser()
         if p.is_dir():
             directory = p
-        elif not p.exists() and not p.is_absolute() and (data_dir() / spec).is_dir():
-            directory = data_dir() / spec
+        elif not p.exists() and not p.is_absolute():
+            directory = next((b for _, b in _candidates(spec.rstrip("/")) if b.is_dir()), None)
         if directory is None:
             out.append(spec)
             continue
@@ -262,26 +364,45 @@ def _info(name: str, path: Path, kind: StoreKind, synthetic: bool) -> StoreInfo:
     return StoreInfo(name, path, kind, synthetic or marked, True, n_q, n_b, size)
 
 
+def _catalogue_path(name: str) -> tuple[Path, set[Path]]:
+    """Where an AutoTTS catalogue name is found (the first store directory
+    that has it; else where `fetch_autotts` would put it), and every path
+    that spelling could take (so the listing does not show them twice)."""
+    found: Path | None = None
+    spellings: set[Path] = set()
+    for _, base in _candidates(name):
+        for suffix in STORE_SUFFIXES:
+            candidate = base.parent / (base.name + suffix)
+            spellings.add(candidate)
+            if found is None and candidate.is_file():
+                found = candidate
+    return found or data_dir() / f"{name}.json", spellings
+
+
 def list_stores() -> list[StoreInfo]:
     """The default store, the AutoTTS catalogue (present or not), and any
-    other store files under the data directory."""
-    root = data_dir()
+    other store files under the store directories (`store_dirs()`)."""
     infos = [_info(DEFAULT_SPEC, DEFAULT_STORE_PATH, "embedded", True)]
     seen: set[Path] = set()
+    names: set[str] = set()
     for name in autotts_names():
-        path = root / f"{name}.json"
-        gz = root / f"{name}.json.gz"
-        if not path.is_file() and gz.is_file():
-            path = gz
-        seen.update((path, gz))
+        path, spellings = _catalogue_path(name)
+        seen.update(spellings)
+        names.add(name)
         infos.append(_info(name, path, "autotts", False))
-    if root.is_dir():
+    for root in store_dirs():
+        if not root.is_dir():
+            continue
         others = sorted(
             (f for f in root.rglob("*") if _is_store_file(f) and f not in seen),
             key=lambda f: f.relative_to(root).parts,
         )
         for f in others:
-            infos.append(_info(_strip_suffix(f.relative_to(root).as_posix()), f, "local", False))
+            name = _name_under(root, f)
+            if name in names:  # shadowed by an earlier directory
+                continue
+            names.add(name)
+            infos.append(_info(name, f, "local", False))
     return infos
 
 

@@ -16,10 +16,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy loads with the first `arrays()`: the checker never needs it
+    import numpy as np
+    import numpy.typing as npt
 
 NO_ANSWER = -1
 """Interned id of "no answer" (Python's None in AutoTTS controllers)."""
@@ -124,6 +125,8 @@ class ReplayStore:
 
 
 def _to_arrays(questions: Sequence[Question]) -> StoreArrays:
+    import numpy as np
+
     n_q = len(questions)
     n_b = max((q.n_branches for q in questions), default=0)
     n_l = max((len(p) for q in questions for p in q.probes), default=0)

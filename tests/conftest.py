@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -97,3 +97,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "vm" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_store_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read the user's `stores.conf` (`tts-dsl stores add`): the
+    config directory points at an empty one unless a test sets its own."""
+    if "TTS_DSL_CONFIG" in os.environ:
+        yield
+        return
+    os.environ["TTS_DSL_CONFIG"] = str(tmp_path_factory.mktemp("config"))
+    try:
+        yield
+    finally:
+        os.environ.pop("TTS_DSL_CONFIG", None)

@@ -446,7 +446,7 @@ def test_cli_check_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path
     bad = tmp_path / "bad.tts"
     bad.write_text(knob_program("0.9 - 0.1*beta"))
     assert main(["check", str(bad)]) == 1
-    assert "E201" in capsys.readouterr().out
+    assert "E201" in capsys.readouterr().err  # diagnostics on stderr, as in `run`
     assert main(["check", str(tmp_path / "missing.tts")]) == 2
     assert main(["check", "--strict", "cmc", "-q"]) == 1
 

@@ -143,16 +143,17 @@ def test_missing_argument_is_an_argparse_usage_error(capsys: pytest.CaptureFixtu
     assert "usage:" in capsys.readouterr().err
 
 
-def test_unknown_param_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_param_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    # A usage error, as in `sweep` (tests/test_cli_conventions.py checks both).
     code, out, err = run_cli(capsys, "run", "sc", "--param", "nosuch=1", "--seeds", "1")
-    assert code == 1
+    assert code == 2
     assert out == ""
     assert "error[E107]: --param nosuch: no param or knob of that name" in err
 
 
-def test_bad_param_value_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_param_value_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "run", "sc", "--param", "samples=many", "--seeds", "1")
-    assert code == 1
+    assert code == 2
     assert "E107" in err
 
 

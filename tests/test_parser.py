@@ -78,14 +78,20 @@ def test_bang_hints_not_and_inequality() -> None:
     assert "`not" in d.hint and "`!=`" in d.hint
 
 
-def test_missing_closing_brace_is_unexpected_end_of_file() -> None:
+def test_missing_closing_brace_is_reported_where_the_block_opened() -> None:
     src = HEADER + "round {\n  stop\n"
     d, _ = syntax_error(src)
     assert d.code == "E001"
-    assert d.message.startswith("unexpected end of file")
-    # the caret sits just after the last character of the last line
-    assert (d.span.line, d.span.col) == (3, len("  stop") + 1)
-    assert "`}` may be missing" in d.hint
+    assert d.message == "unclosed `{`: the `round` block opened at line 2 is never closed"
+    assert (d.span.line, d.span.col) == (2, len("round {"))  # the caret is on the `{`
+    assert "end of the file" in d.notes[0]
+    assert "add `}`" in d.hint
+
+
+def test_end_of_file_outside_any_block_points_after_the_last_line() -> None:
+    d, _ = syntax_error(HEADER + "round\n")
+    assert d.message.startswith("unexpected end of file; expected `{`")
+    assert (d.span.line, d.span.col) == (2, len("round") + 1)
 
 
 def test_else_if_suggests_elif() -> None:
@@ -166,12 +172,12 @@ def test_rendered_diagnostic_has_location_source_line_caret_and_hint() -> None:
 
 
 def test_rendered_eof_diagnostic_points_after_the_last_line() -> None:
-    src = HEADER + "round {\n  let x = 1\n"
+    src = HEADER + "round {}\nparams\n  "
     _, err = syntax_error(src, "p.tts")
     text = err.render()
-    assert "--> p.tts:3:12" in text
-    assert "3 |   let x = 1" in text
-    assert "|            ^ input ends here" in text
+    assert "--> p.tts:3:7" in text
+    assert "3 | params" in text
+    assert "|       ^ input ends here" in text
 
 
 def test_rendered_line_is_right_when_source_contains_a_form_feed() -> None:

@@ -578,7 +578,7 @@ def test_cli_exit_codes(
     assert "compleetd" in capsys.readouterr().err
     assert main(["sweep", "cmc", "--param", "no_such_knob=1", *base]) == 2
     assert main(["sweep", "cmc", "--param", "asc:threshold=0.9", *base]) == 2
-    assert main(["sweep", "cmc", "--param", "n_init=two", *base]) == 1
+    assert main(["sweep", "cmc", "--param", "n_init=two", *base]) == 2  # usage, as in `run`
     missing_store = ["--store", str(tmp_path / "nope.json"), "--out", out]
     assert main(["sweep", "cmc", "--betas", "0", *missing_store]) == 2
     with pytest.raises(SystemExit) as exc:

@@ -44,6 +44,10 @@ class CellMetrics:
     wall_seconds: float
     n_questions: int
     n_seeds: int
+    backend: str = ""
+    """The engine that computed the cell (empty: cached by an older version)."""
+    tool_version: str = ""
+    """The tts-dsl version that computed it (empty: an older version)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

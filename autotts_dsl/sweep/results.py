@@ -44,8 +44,13 @@ TIDY_COLUMNS: tuple[str, ...] = (
     "role",
     "store_hash",
     "n_questions",
+    "backend",
+    "tool_version",
 )
-"""Columns of `results.csv`; the first fifteen are the documented core."""
+"""Columns of `results.csv`; the first fifteen are the documented core. The
+provenance of each row: program_hash, store_hash, seeds, backend (the engine
+that computed the cell) and tool_version; the command line is in the
+sweep's `provenance.json`."""
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "program",
@@ -108,6 +113,8 @@ def tidy_rows(cells: Sequence[Cell], metrics: Mapping[str, CellMetrics]) -> list
             "role": c.role,
             "store_hash": c.store.content_hash,
             "n_questions": m.n_questions,
+            "backend": m.backend,
+            "tool_version": m.tool_version,
         }
         order = (
             ROLES.index(c.role),
@@ -189,6 +196,8 @@ _DEFAULTS: dict[str, Any] = {
     "role": "sweep",
     "store_hash": "",
     "n_questions": 0,
+    "backend": "",
+    "tool_version": "",
 }
 
 
@@ -268,7 +277,7 @@ def _matrix_text(cells: Sequence[Cell], metrics: Mapping[str, CellMetrics]) -> s
         for k, _ in c.knobs:
             if k not in knob_cols:
                 knob_cols.append(k)
-    tail = ("Seq_Cost", "Program_Hash", "Store", "Seeds")
+    tail = ("Seq_Cost", "Program_Hash", "Store", "Seeds", "Store_Hash", "Backend", "Tool_Version")
     body = []
     for r in rows:
         c = by_key[(r["program"], r["beta"], r["params"])]
@@ -287,6 +296,9 @@ def _matrix_text(cells: Sequence[Cell], metrics: Mapping[str, CellMetrics]) -> s
                 r["program_hash"],
                 r["store"],
                 r["seeds"],
+                r["store_hash"],
+                r["backend"],
+                r["tool_version"],
             ]
         )
     return _csv_text((*MATRIX_HEAD, *knob_cols, *tail), body)

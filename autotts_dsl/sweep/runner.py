@@ -25,6 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .. import __version__
 from ..diagnostics import DiagnosticError
 from ..interpreter import ProgramRunner
 from ..parser import parse
@@ -101,6 +102,8 @@ def evaluate_cell(
         wall_seconds=time.perf_counter() - started,
         n_questions=int(ev.n_questions),
         n_seeds=len(ev.seeds),
+        backend=ev.backend,
+        tool_version=__version__,
     )
 
 

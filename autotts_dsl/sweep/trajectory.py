@@ -84,47 +84,59 @@ def trajectory_points(
 def plot_trajectory(
     points: Sequence[TrajectoryPoint], out_path: str | Path, *, beta: float, dpi: int = 150
 ) -> Path:
-    """Two panels (search, held-out): the trajectory t1 → tN with labels."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """Two panels (search, held-out) sharing the y axis: the trajectory
+    t1 → tN, each controller in its program's colour (as in the sweep's
+    figures), labels placed where they do not collide. Format from the suffix."""
+    from .figures import literal_text
+
+    with literal_text():
+        return _plot_trajectory(points, Path(out_path), beta, dpi)
+
+
+def _plot_trajectory(points: Sequence[TrajectoryPoint], out: Path, beta: float, dpi: int) -> Path:
+    import hashlib
+
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
-    from .plot import _atomic_write_bytes, _kilo
+    from .figures import (
+        Obstacle,
+        PointLabel,
+        atomic_write_bytes,
+        color_map,
+        figure_bytes,
+        figure_format,
+        freeze_layout,
+        place_labels,
+        style_accuracy_axis,
+        style_token_axis,
+    )
 
-    fig = Figure(figsize=(10, 4.2))
-    FigureCanvasAgg(fig)
-    splits = ("search", "held-out")
-    for k, split in enumerate(splits):
-        ax = fig.add_subplot(1, 2, k + 1)
+    fmt = figure_format(out)
+    colors = color_map(p.program for p in points)
+    fig = Figure(figsize=(8.0, 3.6), layout="constrained", dpi=dpi)
+    axes = fig.subplots(1, 2, sharey=True, squeeze=False)[0]
+    labels: list[PointLabel] = []
+    obstacles: list[Obstacle] = []
+    for k, split in enumerate(("search", "held-out")):
+        ax = axes[k]
         pts = [p for p in points if p.split == split]
         xs = [p.avg_tokens for p in pts]
         ys = [p.accuracy for p in pts]
         ax.plot(xs, ys, "-", color="#888888", lw=1, zorder=1)
-        ax.scatter(xs, ys, c=range(len(pts)), cmap="viridis", s=60, zorder=2)
-        for j, p in enumerate(pts):
-            # Alternate above/below: successive rounds often sit close together.
-            ax.annotate(
-                f"{p.label} {p.program}",
-                (p.avg_tokens, p.accuracy),
-                textcoords="offset points",
-                xytext=(-10, 8) if j % 2 else (-10, -14),
-                fontsize=8,
+        for p in pts:
+            ax.plot([p.avg_tokens], [p.accuracy], "o", ms=7, color=colors[p.program], zorder=2)
+            obstacles.append(Obstacle(ax, p.avg_tokens, p.accuracy, 3.5))
+            labels.append(
+                PointLabel(ax, p.avg_tokens, p.accuracy, f"{p.label} {p.program}", "black", 7.5)
             )
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(_kilo))
-        ax.xaxis.set_minor_formatter(FuncFormatter(_kilo))
-        ax.tick_params(axis="x", which="minor", labelsize=7)
-        ax.margins(x=0.08, y=0.1)
-        ax.set_xlabel("average tokens per question (log scale)")
-        ax.set_ylabel("accuracy % (mean over stores)")
+        style_token_axis(ax, "average tokens per question (log scale)")
+        style_accuracy_axis(ax, "accuracy % (mean over stores)" if k == 0 else None)
+        ax.margins(x=0.15, y=0.15)
         n = pts[0].n_stores if pts else 0
-        ax.set_title(f"{split} ({n} stores)", fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title(f"{split} ({n} stores)", fontsize=9.5)
     fig.suptitle(f"Discovery trajectory at β = {beta:g}", fontsize=11)
-    fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "tts-dsl"})
-    _atomic_write_bytes(Path(out_path), buf.getvalue())
-    return Path(out_path)
+    freeze_layout(fig)
+    place_labels(fig, labels, obstacles)
+    digest = hashlib.sha256(repr((beta, list(points))).encode()).hexdigest()[:32]
+    atomic_write_bytes(out, figure_bytes(fig, fmt, digest, dpi))
+    return out
