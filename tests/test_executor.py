@@ -64,4 +64,4 @@ def test_inline_executor_runs_in_process() -> None:
     ex = InlineExecutor()
     got = list(ex.map_unordered(tasks.square, [2, 3]))
     assert [r.value for r in got] == [4, 9]
-    assert list(ex.map_unordered(tasks.fail, [1]))[0].status == "error"
+    assert next(iter(ex.map_unordered(tasks.fail, [1]))).status == "error"
