@@ -9,9 +9,10 @@ from typing import Generic, Literal, Protocol, TypeVar
 A = TypeVar("A")
 R = TypeVar("R")
 
-TaskStatus = Literal["ok", "error", "timeout", "died"]
+TaskStatus = Literal["ok", "error", "timeout", "died", "skipped"]
 """ok: returned a value; error: raised (message in `error`); timeout: ran out
-of its wall-clock budget and was killed; died: its worker exited or crashed."""
+of its wall-clock budget and was killed; died: its worker exited or crashed;
+skipped: the caller's `skip` said not to start it."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,10 @@ class Executor(Protocol):
 
     `fn` must be a module-level function (workers receive it by reference).
     `timeout` is the wall-clock budget of each task in seconds (None: no
-    budget). Closing the iterator early, or an exception in the caller
-    (Ctrl-C), stops the tasks still running."""
+    budget). `skip(arg)` is asked just before a task would start; True
+    yields it as `skipped` without running it (e.g. the rest of a program's
+    cells once one has timed out). Closing the iterator early, or an
+    exception in the caller (Ctrl-C), stops the tasks still running."""
 
     def map_unordered(
         self,
@@ -44,6 +47,7 @@ class Executor(Protocol):
         args: Sequence[A],
         *,
         timeout: float | None = None,
+        skip: Callable[[A], bool] | None = None,
     ) -> Iterator[TaskResult[A, R]]: ...
 
     def close(self) -> None: ...

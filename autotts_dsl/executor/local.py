@@ -134,6 +134,7 @@ class ProcessExecutor:
         args: Sequence[A],
         *,
         timeout: float | None = None,
+        skip: Callable[[A], bool] | None = None,
     ) -> Iterator[TaskResult[A, R]]:
         queue: deque[tuple[int, A]] = deque(enumerate(args))
         if not queue:
@@ -142,11 +143,18 @@ class ProcessExecutor:
         try:
             while queue or any(w.task is not None for w in self._pool):
                 self._fill()
+                skipped: list[TaskResult[A, R]] = []
                 for w in self._pool:
-                    if w.ready and w.task is None and queue:
+                    while w.ready and w.task is None and queue:
                         index, arg = queue.popleft()
+                        if skip is not None and skip(arg):
+                            skipped.append(TaskResult(index, arg, "skipped"))
+                            continue
                         w.conn.send((fn, arg))
                         w.task = (index, arg, time.perf_counter())
+                yield from skipped
+                if not any(w.task is not None or not w.ready for w in self._pool):
+                    continue  # everyone idle: dispatch again (or finish)
                 yield from self._collect(timeout)
             clean = True
         finally:
@@ -226,8 +234,12 @@ class InlineExecutor:
         args: Sequence[A],
         *,
         timeout: float | None = None,
+        skip: Callable[[A], bool] | None = None,
     ) -> Iterator[TaskResult[A, R]]:
         for index, arg in enumerate(args):
+            if skip is not None and skip(arg):
+                yield TaskResult(index, arg, "skipped")
+                continue
             started = time.perf_counter()
             try:
                 value = fn(arg)

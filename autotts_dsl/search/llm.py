@@ -57,6 +57,17 @@ REPAIR_CHECK = (
     "{diagnostics}\n\nFix every error and reply with the corrected complete program in one "
     "```tts fenced block."
 )
+REPAIR_GATE = (
+    "Your program passes the checker but not the search's own gate, so it was not evaluated:\n\n"
+    "{diagnostics}\n\nFix it and reply with the corrected complete program in one ```tts "
+    "fenced block."
+)
+TOO_LONG_REPLY = "\x00too-long"
+"""Recorded as the reply of a call whose reply outgrew the output limit."""
+REPAIR_TOO_LONG = (
+    "Your reply was longer than the output limit allows, so it was cut off unread. Reply "
+    "again, shorter: a few sentences and one program (or SEARCH/REPLACE edits)."
+)
 REPAIR_DUPLICATE = (
     "That program is identical (up to layout and comments) to {label}, which is already "
     "evaluated. Propose a different change; reply with the complete program in one ```tts block."
@@ -103,6 +114,23 @@ def make_backend(config: SearchConfig, grammar_text: str | None = None) -> Backe
     )
 
 
+REPLY_EXCERPT_NOTE = "\n[... the rest of the reply is not repeated here]"
+
+
+def repair_messages(
+    first: list[Message], reply: str, feedback: str, max_chars: int
+) -> list[Message]:
+    """The conversation of a repair: the first turn, the failed reply and the
+    feedback — only the latest attempt, and cut so the whole request stays
+    within `max_chars` (a 2 MB reply is not sent back)."""
+    used = len(flatten(first)) + 64  # the role headers of the two added turns
+    room = max(600, max_chars - used)
+    fb = feedback if len(feedback) <= room // 2 else feedback[: room // 2] + REPLY_EXCERPT_NOTE
+    keep = max(200, room - len(fb))
+    excerpt = reply if len(reply) <= keep else reply[:keep] + REPLY_EXCERPT_NOTE
+    return [*first, Message("assistant", excerpt), Message("user", fb)]
+
+
 @dataclass
 class SlotResult:
     status: str
@@ -115,6 +143,7 @@ class SlotResult:
 @dataclass(frozen=True)
 class _Failure:
     error: str
+    too_long: bool = False
 
 
 class LLMProposer:
@@ -133,6 +162,8 @@ class LLMProposer:
         self.config = config
         self.prices = prices
         self.budget = Budget(config.budget_usd, history.spent_usd())
+        self.gate: Callable[[str, str], tuple[str, str, tuple[str, ...]] | None] | None = None
+        """The search's gate after the checker (caps, smoke run); set by the loop."""
         self._sleep = sleep
         self._say = on_event or (lambda _msg: None)
         if prices.lookup(backend.model) is None:
@@ -171,7 +202,7 @@ class LLMProposer:
     ) -> str | _Failure:
         done = self.history.answered_call(round_no, slot, attempt)
         if done is not None:  # replay after --resume: never pay twice
-            return done.reply if done.status == "ok" else _Failure(done.error)
+            return done.reply
         self.budget.check(self.worst_case(messages))
         call_id = self.history.begin_call(
             round_no,
@@ -199,8 +230,25 @@ class LLMProposer:
                 on_retry=on_retry,
             )
         except BackendError as exc:
-            self.history.finish_call(call_id, "error", error=str(exc), tries=tries + 1)
-            return _Failure(str(exc))
+            # Charge what may have been billed: the prompt, and what arrived.
+            tokens_in = estimate_tokens(flatten(messages))
+            usd = self.prices.cost(self.backend.model, tokens_in, exc.output_tokens)
+            self.budget.add(usd)
+            # A reply that outgrew the limit is the model's doing: it counts as
+            # answered (never sent again); any other failure is sent again on
+            # --resume.
+            self.history.finish_call(
+                call_id,
+                "ok" if exc.too_long else "error",
+                error=str(exc),
+                tries=tries + 1,
+                usd=usd,
+                input_tokens=tokens_in,
+                output_tokens=exc.output_tokens,
+                estimated=True,
+                reply=TOO_LONG_REPLY if exc.too_long else "",
+            )
+            return TOO_LONG_REPLY if exc.too_long else _Failure(str(exc))
         usd = self.prices.cost(self.backend.model, got.input_tokens, got.output_tokens)
         self.budget.add(usd)
         self.history.finish_call(
@@ -236,9 +284,17 @@ class LLMProposer:
                 result.status, result.note = "budget", str(exc)
                 return result
             if isinstance(text, _Failure):
-                result.rejections.append(Rejection(slot, attempt, "backend", "", text.error, ()))
+                # An outage is not the proposal's fault: the slot stays open.
                 result.status, result.note = "backend-error", text.error
                 return result
+            if text == TOO_LONG_REPLY:
+                result.rejections.append(
+                    Rejection(slot, attempt, "too-long", "", "the reply outgrew the output limit", ())
+                )
+                messages = repair_messages(
+                    messages[:2], "(reply cut off)", REPAIR_TOO_LONG, self.config.max_prompt_chars
+                )
+                continue
             reply = read_reply(text, sources, default_parent)
             if reply.source is None:
                 feedback = reply.message
@@ -246,9 +302,13 @@ class LLMProposer:
                     Rejection(slot, attempt, reply.kind, text[:20_000], reply.message, ())
                 )
             else:
-                verdict = verify(reply.source, f"<round {round_no} proposal {slot + 1}>")
+                path = f"<round {round_no} proposal {slot + 1}>"
+                verdict = verify(reply.source, path)
                 twin = known(verdict.hash) if verdict.ok else None
-                if verdict.ok and twin is None:
+                gated = None
+                if verdict.ok and twin is None and self.gate is not None:
+                    gated = self.gate(reply.source, path)
+                if verdict.ok and twin is None and gated is None:
                     row = parents.get(reply.parent) if reply.parent is not None else None
                     parent_ids = (row.id,) if row is not None else ()
                     name = verdict.program.name if verdict.program else "?"
@@ -259,7 +319,10 @@ class LLMProposer:
                     )
                     return result
                 codes: tuple[str, ...] = ()
-                if twin is not None:
+                if gated is not None:
+                    kind, diag, codes = gated
+                    feedback = REPAIR_GATE.format(diagnostics=diag)
+                elif twin is not None:
                     feedback = REPAIR_DUPLICATE.format(label=twin.label)
                     kind, diag = "duplicate", f"identical to {twin.label}"
                 else:
@@ -267,6 +330,6 @@ class LLMProposer:
                     kind = "check" if verdict.program is not None else "syntax"
                     diag, codes = verdict.diagnostics, verdict.codes
                 result.rejections.append(Rejection(slot, attempt, kind, reply.source, diag, codes))
-            messages += [Message("assistant", text), Message("user", feedback)]
+            messages = repair_messages(messages[:2], text, feedback, self.config.max_prompt_chars)
         result.note = f"no acceptable program after {1 + self.config.repairs} tries"
         return result
