@@ -65,3 +65,9 @@ def test_inline_executor_runs_in_process() -> None:
     got = list(ex.map_unordered(tasks.square, [2, 3]))
     assert [r.value for r in got] == [4, 9]
     assert next(iter(ex.map_unordered(tasks.fail, [1]))).status == "error"
+
+
+def test_skip_is_asked_before_each_start(pool: ProcessExecutor) -> None:
+    got = list(pool.map_unordered(tasks.square, [1, 2, 3, 4], skip=lambda x: x % 2 == 0))
+    by = {r.arg: r.status for r in got}
+    assert by == {1: "ok", 2: "skipped", 3: "ok", 4: "skipped"}

@@ -78,7 +78,8 @@ def lineage(
 
 
 def frontier_rows(state: SearchState) -> list[tuple[str, CurvePoint]]:
-    return [(s.program.label, p) for s, p in frontier(state.scored)]
+    eligible = [s for s in state.scored if s.id not in state.baselines]
+    return [(s.program.label, p) for s, p in frontier(eligible)]
 
 
 def frontier_by_round(state: SearchState) -> dict[int, list[CurvePoint]]:
