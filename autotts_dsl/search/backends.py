@@ -21,21 +21,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from .pricing import WORST_CASE_CHARS_PER_TOKEN as WORST_CHARS_PER_TOKEN
 from .pricing import estimate_tokens
 
 Role = Literal["system", "user", "assistant"]
 
 MAX_RETRY_AFTER = 60.0
 """Longest wait a server's Retry-After may impose (seconds)."""
-BYTES_PER_TOKEN = 16
+BYTES_PER_TOKEN = 8
 """Reading a reply stops after `max_tokens` × this many bytes (plus the JSON
-envelope): generous for any tokenizer and JSON escaping, and a hard bound on
-what a server that ignores `max_tokens` can make us pay for."""
-ENVELOPE_BYTES = 64 * 1024
+envelope): twice the 4 characters a token we count with, room for JSON
+escaping, and a hard bound on what a server that ignores `max_tokens` can
+make us pay for (`worst_output_tokens`)."""
+ENVELOPE_BYTES = 4096
 
 
 def reply_limit(max_tokens: int) -> int:
     return max_tokens * BYTES_PER_TOKEN + ENVELOPE_BYTES
+
+
+def worst_output_tokens(max_tokens: int) -> int:
+    """The most output tokens a call can be charged: what the read limit lets
+    arrive, counted at 4 characters a token."""
+    return estimate_tokens("x" * reply_limit(max_tokens))
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,13 @@ def _counts(
     if pin is not None and pout is not None:
         return max(pin, counted_in), max(pout, counted_out), False
     return counted_in, counted_out, True
+
+
+def charged(tokens_in: int, tokens_out: int, messages: Sequence[Message], max_tokens: int) -> tuple[int, int]:
+    """Counts clamped to the worst case the budget check assumed, so the cap
+    holds even against a server that over-reports its usage."""
+    worst_in = estimate_tokens(flatten(messages), WORST_CHARS_PER_TOKEN)
+    return min(tokens_in, max(worst_in, 1)), min(tokens_out, worst_output_tokens(max_tokens))
 
 
 @dataclass

@@ -30,8 +30,10 @@ from .backends import (
     CommandBackend,
     Message,
     OpenAIBackend,
+    charged,
     complete_with_retries,
     flatten,
+    worst_output_tokens,
 )
 from .config import SearchConfig
 from .edits import read_reply
@@ -188,7 +190,8 @@ class LLMProposer:
 
     def worst_case(self, messages: list[Message]) -> float:
         tokens = estimate_tokens(flatten(messages), WORST_CASE_CHARS_PER_TOKEN)
-        return self.prices.cost(self.backend.model, tokens, self.config.max_tokens)
+        out = worst_output_tokens(self.config.max_tokens)
+        return self.prices.cost(self.backend.model, tokens, out)
 
     def affordable(self, prompt: str) -> bool:
         try:
@@ -249,14 +252,15 @@ class LLMProposer:
                 reply=TOO_LONG_REPLY if exc.too_long else "",
             )
             return TOO_LONG_REPLY if exc.too_long else _Failure(str(exc))
-        usd = self.prices.cost(self.backend.model, got.input_tokens, got.output_tokens)
+        tin, tout = charged(got.input_tokens, got.output_tokens, messages, self.config.max_tokens)
+        usd = self.prices.cost(self.backend.model, tin, tout)
         self.budget.add(usd)
         self.history.finish_call(
             call_id,
             "ok",
             reply=got.text,
-            input_tokens=got.input_tokens,
-            output_tokens=got.output_tokens,
+            input_tokens=tin,
+            output_tokens=tout,
             estimated=got.estimated,
             usd=usd,
             latency=got.latency,
