@@ -391,8 +391,11 @@ def test_command_backend_and_no_heldout_number_in_any_prompt(
         prompts += [r.prompt for r in h.rounds()]
         prompts += [json.loads(c.messages)[-1]["content"] for c in calls]
     assert held and len(prompts) == 6 + 4 + 6
+
     def cells_of(tree: dict) -> list:  # type: ignore[type-arg]
-        return [c for per in tree.values() for b in per.values() for x in b.values() for c in x.values()]
+        return [
+            c for per in tree.values() for b in per.values() for x in b.values() for c in x.values()
+        ]
 
     held_points = cells_of(held)
     search_acc = {f"{c.accuracy:.2f}" for c in cells_of(search)}

@@ -52,8 +52,11 @@ def kill_when(proc: subprocess.Popen[bytes], ready: object, timeout: float = 60)
 
 def scores(data: str) -> tuple[object, ...]:
     m = json.loads(data)
-    return tuple(tuple(v) if isinstance(v, list) else v for k, v in sorted(m.items())
-                 if k not in ("wall_seconds", "backend"))
+    return tuple(
+        tuple(v) if isinstance(v, list) else v
+        for k, v in sorted(m.items())
+        if k not in ("wall_seconds", "backend")
+    )
 
 
 def snapshot(out: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -83,8 +86,7 @@ def test_kill_mid_round_then_resume(tmp_path: Path) -> None:
         status = rows(db, "SELECT status FROM rounds WHERE round = 1")
         done = rows(
             db,
-            "SELECT count(*) FROM cells r JOIN programs p ON p.id = r.program_id "
-            "WHERE p.round = 1",
+            "SELECT count(*) FROM cells r JOIN programs p ON p.id = r.program_id WHERE p.round = 1",
         )
         return bool(status) and status[0][0] == "evaluating" and done[0][0] >= 2
 

@@ -52,12 +52,13 @@ class Scored:
 
 def niche_of(behaviour: tuple[float, float]) -> Niche:
     opened, depth = behaviour
-    return (int(math.floor(math.log2(max(1.0, opened)))), int(math.floor(math.log2(max(1.0, depth)))))
+    return (
+        math.floor(math.log2(max(1.0, opened))),
+        math.floor(math.log2(max(1.0, depth))),
+    )
 
 
-def merged(
-    by_seeds: Mapping[str, CellData], chunks: Sequence[str]
-) -> CellData | None:
+def merged(by_seeds: Mapping[str, CellData], chunks: Sequence[str]) -> CellData | None:
     """The chunks' cells as one (None when one is missing)."""
     out: CellData | None = None
     for spec in chunks:
@@ -88,7 +89,9 @@ def program_cells(
     return out
 
 
-def protocol_curves(cells: Mapping[str, Mapping[float, CellData]]) -> dict[str, tuple[CurvePoint, ...]]:
+def protocol_curves(
+    cells: Mapping[str, Mapping[float, CellData]],
+) -> dict[str, tuple[CurvePoint, ...]]:
     out = {}
     for s, by_beta in cells.items():
         out[s] = tuple(
@@ -98,7 +101,9 @@ def protocol_curves(cells: Mapping[str, Mapping[float, CellData]]) -> dict[str, 
     return out
 
 
-def behaviour_of(cells: Mapping[str, Mapping[float, CellData]], betas: Sequence[float]) -> tuple[float, float]:
+def behaviour_of(
+    cells: Mapping[str, Mapping[float, CellData]], betas: Sequence[float]
+) -> tuple[float, float]:
     mid = betas[len(betas) // 2]
     opened, depth = [], []
     for by_beta in cells.values():
@@ -116,7 +121,7 @@ def degenerate_reason(
     per_store: Mapping[str, Sequence[CurvePoint]], floors: Mapping[str, Floor]
 ) -> str:
     """Why a curve is not worth anyone's attention ("" when it is)."""
-    for s, pts in per_store.items():
+    for _s, pts in per_store.items():
         for p in pts:
             if p.tokens <= 0:
                 return f"spends no tokens at β = {p.beta:g}"

@@ -176,7 +176,9 @@ def _counts(
     return counted_in, counted_out, True
 
 
-def charged(tokens_in: int, tokens_out: int, messages: Sequence[Message], max_tokens: int) -> tuple[int, int]:
+def charged(
+    tokens_in: int, tokens_out: int, messages: Sequence[Message], max_tokens: int
+) -> tuple[int, int]:
     """Counts clamped to the worst case the budget check assumed, so the cap
     holds even against a server that over-reports its usage."""
     worst_in = estimate_tokens(flatten(messages), WORST_CHARS_PER_TOKEN)

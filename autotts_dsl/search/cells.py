@@ -183,3 +183,19 @@ def evaluate_cell_task(task: CellTask) -> CellData:
         wall,
         ev.backend,
     )
+
+
+def warm_up() -> None:
+    """Worker initializer: load the engine's machinery (numba and its cached
+    kernels) before the worker takes tasks, so start-up never counts against
+    a cell's wall-clock budget."""
+    from ..jit import backend as jit_backend
+    from ..programs import load_program
+
+    if jit_backend.default_backend() == "reference":
+        return
+    try:
+        runner = load_program("sc")
+        runner.evaluate(cached_store("default"), 0.0, {}, (0,))
+    except Exception:  # warming is best effort; the first cell pays instead
+        return

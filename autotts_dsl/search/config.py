@@ -32,7 +32,7 @@ LLM backend (an outage may need another URL). Everything that decides what
 is evaluated stays as stored."""
 
 PROPOSERS = ("offline", "openai", "anthropic", "command")
-MIN_CELL_TIMEOUT = 5.0
+MIN_CELL_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)

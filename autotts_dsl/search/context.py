@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-
-
 from ..interpreter import ProgramRunner
 from ..parser import parse
 from ..replay.episode import shuffle_order
@@ -136,7 +134,11 @@ def ceilings_text(stores: Sequence[ReplayStore]) -> str:
 
 
 def per_question_text(
-    history: History, state: SearchState, config: SearchConfig, parent: str, stores: Sequence[ReplayStore]
+    history: History,
+    state: SearchState,
+    config: SearchConfig,
+    parent: str,
+    stores: Sequence[ReplayStore],
 ) -> str:
     pid = int(parent[1:])
     cells = history.cells().get(pid, {})
@@ -153,7 +155,9 @@ def per_question_text(
             if acc < 50 and winner(list(q.finals)) == q.gold:
                 tokens = c.cost_by_q[qi] / max(1, len(c.seeds))
                 share = 100 * sum(1 for f in q.finals if f == q.gold) / max(1, len(q.finals))
-                bad.append(f"q{qi} ({acc:.0f}% right, {_n(tokens)} tokens; {share:.0f}% of traces right)")
+                bad.append(
+                    f"q{qi} ({acc:.0f}% right, {_n(tokens)} tokens; {share:.0f}% of traces right)"
+                )
         if bad:
             lines.append(f"- {store.name}: " + "; ".join(bad[:8]))
     if not lines:
@@ -183,7 +187,9 @@ def trajectories_text(
             if ev_.get("event") != "action":
                 continue
             r = int(ev_.get("round", -1))
-            rounds.setdefault(r, Counter())[f"{ev_['action']}({ev_.get('rule') or 'line ' + str(ev_['line'])})"] += 1
+            rounds.setdefault(r, Counter())[
+                f"{ev_['action']}({ev_.get('rule') or 'line ' + str(ev_['line'])})"
+            ] += 1
             cost[r] = int(ev_.get("state", {}).get("cost", 0)) + int(ev_.get("charged", 0))
         parts = []
         for r in sorted(rounds)[:12]:
@@ -191,8 +197,8 @@ def trajectories_text(
             parts.append(f"r{r}: {acts} → {_n(cost.get(r, 0))} tokens")
         more = " …" if len(rounds) > 12 else ""
         out.append(
-            f"- {store.name} q{int(ev.question_column[e])} seed {seed} (wrong, {_n(int(ev.cost[e]))} "
-            f"tokens): " + " | ".join(parts) + more
+            f"- {store.name} q{int(ev.question_column[e])} seed {seed} "
+            f"(wrong, {_n(int(ev.cost[e]))} tokens): " + " | ".join(parts) + more
         )
     if not out:
         return ""
@@ -218,5 +224,3 @@ def context_text(
         if stores:
             parts.append(trajectories_text(prog.source, parent, stores[0], mid, config.seeds[0]))
     return "\n\n".join(p for p in parts if p)
-
-

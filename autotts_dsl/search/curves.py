@@ -12,6 +12,7 @@ accuracy, None when the program never reaches it).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def accuracy_at(env: Sequence[Point], t: float, floor: Floor | None = None) -> f
         return base
     if t >= env[-1][0]:
         return max(base, env[-1][1])
-    for a, b in zip(env, env[1:], strict=False):
+    for a, b in itertools.pairwise(env):
         if a[0] <= t < b[0]:
             return max(base, _lerp_log(t, a, b))
     return max(base, env[-1][1])  # pragma: no cover - the loop always returns
@@ -69,7 +70,7 @@ def _inverse(env: Sequence[Point], acc: float) -> float | None:
         return None
     if acc <= env[0][1]:
         return env[0][0]
-    for a, b in zip(env, env[1:], strict=False):
+    for a, b in itertools.pairwise(env):
         if a[1] < acc <= b[1]:
             la, lb = math.log(a[0]), math.log(b[0])
             w = (acc - a[1]) / (b[1] - a[1])

@@ -24,12 +24,16 @@ from ..runtime import EpisodeFault
 from ..sweep.grid import seeds_spec
 from .cells import CellData, CellTask, evaluate_cell_task
 from .history import History, StoreRow
-from .watchdog import TIMEOUT_CODE, DiagTask, diagnose_task
+from .watchdog import TIMEOUT_CODE, Diagnosis, DiagTask, diagnose_task
 
 SC_WINDOW = 64
 """The `auc` objective's token window ends at the cost of this many full traces."""
 DIAGNOSIS_BUDGET = 3.0
 """Seconds of the traced re-run after a timeout."""
+SPURIOUS_SHARE = 0.5
+"""A timeout whose traced re-run projects the whole cell under this share of
+the budget was the machine's doing (load, start-up), not the program's: the
+cell is run once more with twice the budget before anything is rejected."""
 
 
 def load_store(spec: str) -> ReplayStore:
@@ -127,65 +131,109 @@ def evaluate(
                 if (job.pid, float(beta), s.content_hash, spec) in done:
                     continue
                 tasks.append(
-                    CellTask(job.source, job.label, float(beta), s.spec, s.content_hash,
-                             tuple(seeds), backend)
+                    CellTask(
+                        job.source,
+                        job.label,
+                        float(beta),
+                        s.spec,
+                        s.content_hash,
+                        tuple(seeds),
+                        backend,
+                    )
                 )
                 owner.append(job.pid)
     stats = EvalStats(total=len(tasks))
     if not tasks:
         return stats
-    by_task = {id(t): pid for t, pid in zip(tasks, owner, strict=True)}
     sources = {j.pid: j for j in jobs}
     dead: set[int] = set()
+    retry: list[tuple[int, CellTask]] = []
     finished = 0
-    for res in executor.map_unordered(
-        evaluate_or_error, tasks, timeout=budget, skip=lambda t: by_task[id(t)] in dead
-    ):
-        task = res.arg
-        pid = owner[res.index]
-        finished += 1
-        if res.status == "skipped":
-            stats.skipped += 1
-        elif res.status == "ok" and isinstance(res.value, CellData):
-            history.add_cell(pid, task.beta, task.store_hash, spec, res.value, heldout=heldout)
-            stats.computed += 1
-        else:
-            stats.failed += 1
-            kind = {"ok": "error", "error": "error"}.get(res.status, res.status)
-            message = res.value if isinstance(res.value, str) else res.error
-            if res.status == "timeout":
-                message = (
-                    f"{task.path}: error[{TIMEOUT_CODE}]: the cell at β = {task.beta:g} on "
-                    f"{task.store_spec} overran its budget ({budget:g} s); diagnosing"
+
+    def fail(pid: int, task: CellTask, kind: str, message: str) -> None:
+        if not heldout:
+            history.add_failure(pid, task.beta, task.store_hash, spec, kind, message, replace=True)
+        dead.add(pid)
+        stats.failed += 1
+
+    def run(batch: list[tuple[int, CellTask]], limit: float | None, last: bool) -> None:
+        nonlocal finished
+        ids = [pid for pid, _ in batch]
+        of = {id(t): pid for pid, t in batch}
+        for res in executor.map_unordered(
+            evaluate_or_error,
+            [t for _, t in batch],
+            timeout=limit,
+            skip=lambda t: of[id(t)] in dead,  # a program's other cells once one failed
+        ):
+            task = res.arg
+            pid = ids[res.index]
+            finished += 1
+            if res.status == "skipped" or pid in dead:
+                stats.skipped += 1
+            elif res.status == "ok" and isinstance(res.value, CellData):
+                history.add_cell(pid, task.beta, task.store_hash, spec, res.value, heldout=heldout)
+                stats.computed += 1
+            elif res.status == "timeout":
+                # Recorded at once: a kill during the diagnosis must not let
+                # --resume run this cell again.
+                fail(
+                    pid,
+                    task,
+                    "timeout",
+                    (
+                        f"{task.path}: error[{TIMEOUT_CODE}]: the cell at β = {task.beta:g} on "
+                        f"{task.store_spec} overran its budget ({limit:g} s); diagnosing"
+                    ),
                 )
-            if not heldout:
-                history.add_failure(pid, task.beta, task.store_hash, spec, kind, message)
-            dead.add(pid)
-            if res.status == "timeout":
+                diag = diagnose(executor, sources[pid], task, limit or 0.0)
+                spurious = (
+                    not last
+                    and diag.projected_seconds is not None
+                    and diag.projected_seconds < SPURIOUS_SHARE * (limit or 0.0)
+                )
+                if spurious:
+                    if not heldout:
+                        history.remove_failure(pid, task.beta, task.store_hash, spec)
+                    dead.discard(pid)
+                    stats.failed -= 1
+                    retry.append((pid, task))
+                    continue
+                fail(pid, task, "timeout", diag.text)
                 stats.timeouts.append(pid)
-                why = diagnose(executor, sources[pid], task, budget or 0.0)
-                if not heldout:
-                    history.add_failure(pid, task.beta, task.store_hash, spec, kind, why,
-                                        replace=True)
                 if on_timeout is not None:
-                    on_timeout(pid, why)
-        if on_progress is not None:
-            on_progress(finished, len(tasks))
+                    on_timeout(pid, diag.text)
+            else:
+                kind = "error" if res.status in ("ok", "error") else res.status
+                fail(pid, task, kind, res.value if isinstance(res.value, str) else res.error)
+            if on_progress is not None:
+                on_progress(finished, len(tasks))
+
+    run(list(zip(owner, tasks, strict=True)), budget, False)
+    if retry:
+        run(retry, None if budget is None else 2 * budget, True)
     return stats
 
 
-def diagnose(executor: Executor, job: Job, task: CellTask, budget: float) -> str:
+def diagnose(executor: Executor, job: Job, task: CellTask, budget: float) -> Diagnosis:
     """Where the time went (a traced re-run in a fresh worker, short budget)."""
     diag = DiagTask(
-        job.source, job.label, task.beta, task.store_spec, task.seeds, DIAGNOSIS_BUDGET,
-        budget, len(task.seeds),
+        job.source,
+        job.label,
+        task.beta,
+        task.store_spec,
+        task.seeds,
+        DIAGNOSIS_BUDGET,
+        budget,
+        len(task.seeds),
     )
     for res in executor.map_unordered(diagnose_task, [diag], timeout=DIAGNOSIS_BUDGET + 30):
-        if res.status == "ok" and isinstance(res.value, str):
+        if res.status == "ok" and isinstance(res.value, Diagnosis):
             return res.value
-        return (
+        return Diagnosis(
             f"{job.label}:1:1: error[{TIMEOUT_CODE}]: evaluation overran the search's "
             f"wall-clock budget ({budget:g} s at β = {task.beta:g}); the traced re-run "
-            f"failed too ({res.status}: {res.error.splitlines()[0] if res.error else ''})"
+            f"failed too ({res.status}: {res.error.splitlines()[0] if res.error else ''})",
+            None,
         )
-    return ""  # pragma: no cover - one task, one result
+    raise AssertionError("one task, one result")  # pragma: no cover

@@ -416,7 +416,13 @@ class History:
     # -- evaluated cells ---------------------------------------------------------
 
     def add_cell(
-        self, pid: int, beta: float, store_hash: str, seeds: str, data: CellData, *,
+        self,
+        pid: int,
+        beta: float,
+        store_hash: str,
+        seeds: str,
+        data: CellData,
+        *,
         heldout: bool = False,
     ) -> None:
         table = "heldout_cells" if heldout else "cells"
@@ -461,6 +467,13 @@ class History:
             db.execute(
                 f"INSERT OR {verb} INTO failures VALUES (?, ?, ?, ?, ?, ?)",
                 (pid, float(beta), store_hash, seeds, kind, clean(message)),
+            )
+
+    def remove_failure(self, pid: int, beta: float, store_hash: str, seeds: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "DELETE FROM failures WHERE program_id=? AND beta=? AND store_hash=? AND seeds=?",
+                (pid, float(beta), store_hash, seeds),
             )
 
     def failure_rows(self) -> list[FailureRow]:

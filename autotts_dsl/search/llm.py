@@ -293,7 +293,9 @@ class LLMProposer:
                 return result
             if text == TOO_LONG_REPLY:
                 result.rejections.append(
-                    Rejection(slot, attempt, "too-long", "", "the reply outgrew the output limit", ())
+                    Rejection(
+                        slot, attempt, "too-long", "", "the reply outgrew the output limit", ()
+                    )
                 )
                 messages = repair_messages(
                     messages[:2], "(reply cut off)", REPAIR_TOO_LONG, self.config.max_prompt_chars

@@ -36,11 +36,11 @@ from ..parser import parse
 from ..replay.store import ReplayStore
 from .archive import Scored, select_parents
 from .caps import Caps, check_caps
-from .cells import CellData
+from .cells import CellData, warm_up
 from .config import BASELINES, SearchConfig
 from .evaluate import Job, evaluate, load_store
 from .heldout import evaluate_heldout
-from .history import History, ProgramRow
+from .history import History
 from .llm import LLMProposer
 from .objective import parse_objective
 from .offline import OfflineProposer, Proposed, Rejection
@@ -188,7 +188,7 @@ class Search:
     @property
     def executor(self) -> Executor:
         if self._executor is None:
-            self._executor = make_executor(self.jobs)
+            self._executor = make_executor(self.jobs, initializer=warm_up)
         return self._executor
 
     def close(self) -> None:
@@ -231,15 +231,22 @@ class Search:
         from .watchdog import TIMEOUT_CODE
 
         mid = self.config.betas[len(self.config.betas) // 2]
-        task = CellTask(source, path, mid, stores[0].spec, stores[0].content_hash,
-                        self.config.seeds[:1], self.backend)
+        task = CellTask(
+            source,
+            path,
+            mid,
+            stores[0].spec,
+            stores[0].content_hash,
+            self.config.seeds[:1],
+            self.backend,
+        )
         budget = self.config.smoke_timeout
         for res in self.executor.map_unordered(evaluate_or_error, [task], timeout=budget):
             if res.status == "ok" and isinstance(res.value, CellData):
                 return None
             if res.status == "timeout":
                 why = diagnose(self.executor, Job(0, source, path), task, budget)
-                return "timeout", why, (TIMEOUT_CODE,)
+                return "timeout", why.text, (TIMEOUT_CODE,)
             msg = res.value if isinstance(res.value, str) else res.error
             return "runtime", msg, ()
         return None
@@ -424,8 +431,14 @@ class Search:
         from .context import context_text
 
         try:
-            return context_text(self.history, state, self.config, self.objective, parent,
-                                [self._store(s.spec) for s in state.stores])
+            return context_text(
+                self.history,
+                state,
+                self.config,
+                self.objective,
+                parent,
+                [self._store(s.spec) for s in state.stores],
+            )
         except Exception as exc:  # context is a hint; never let it stop a search
             return f"(no context: {type(exc).__name__}: {exc})"
 
@@ -460,7 +473,7 @@ class Search:
         from .tuner import TunerContext
 
         share = self.config.tune_share
-        n = int(math.floor(self.config.candidates * share + 1e-9))
+        n = math.floor(self.config.candidates * share + 1e-9)
         target = state.best
         if n <= 0 or target is None:
             return None
@@ -639,19 +652,37 @@ class Search:
             g = self.gain(s.id, parent, "full", state) if parent is not None else None
             if g is None or not g.significant:
                 what = g.text(self.objective.unit) if g is not None else "unknown"
-                verdicts.append((s.id, "out", f"gain over p{parent} {what} is not larger than its uncertainty"))
+                verdicts.append(
+                    (s.id, "out", f"gain over p{parent} {what} is not larger than its uncertainty")
+                )
                 continue
             inc = niches.get(key)
             if inc is None or inc == parent:
                 niches[key] = s.id
-                verdicts.append((s.id, "in", f"gain over p{parent} {g.text(self.objective.unit)}; niche {key}"))
+                verdicts.append(
+                    (s.id, "in", f"gain over p{parent} {g.text(self.objective.unit)}; niche {key}")
+                )
                 continue
             gi = self.gain(s.id, inc, "full", state)
             if gi is not None and gi.significant:
                 niches[key] = s.id
-                verdicts.append((s.id, "in", f"gain over p{parent} {g.text(self.objective.unit)}; replaces p{inc} in niche {key} ({gi.text()})"))
+                verdicts.append(
+                    (
+                        s.id,
+                        "in",
+                        f"gain over p{parent} {g.text(self.objective.unit)}; replaces p{inc} "
+                        f"in niche {key} ({gi.text()})",
+                    )
+                )
             else:
-                verdicts.append((s.id, "out", f"gain over p{parent} {g.text(self.objective.unit)}, but not over p{inc}, the elite of niche {key}"))
+                verdicts.append(
+                    (
+                        s.id,
+                        "out",
+                        f"gain over p{parent} {g.text(self.objective.unit)}, but not over "
+                        f"p{inc}, the elite of niche {key}",
+                    )
+                )
         with self.history.tx():
             for pid, verdict, detail in verdicts:
                 self.history.set_decision(pid, "archive", verdict, detail)
@@ -727,12 +758,28 @@ class Search:
         s.cells = cells
         new_ids = {c.program_id for c in cands if c.status == "new"}
         failures = self.history.failure_rows()
-        s.runtime_errors = len({f.program_id for f in failures if f.program_id in new_ids and f.kind == "error"})
-        s.timeouts = len({f.program_id for f in failures if f.program_id in new_ids and f.kind in ("timeout", "died")})
-        s.screened = sum(1 for pid in new_ids if (pid, "screen") in decisions)
-        s.promoted = sum(1 for pid in new_ids if (d := decisions.get((pid, "screen"))) and d.verdict == "promoted")
-        s.archived = sum(1 for pid in new_ids if (d := decisions.get((pid, "archive"))) and d.verdict in ("in", "seed"))
-        s.degenerate = sum(1 for pid in new_ids if pid in state.degenerate or ((d := decisions.get((pid, "screen"))) and d.verdict == "degenerate"))
+        s.runtime_errors = len(
+            {f.program_id for f in failures if f.program_id in new_ids and f.kind == "error"}
+        )
+        s.timeouts = len(
+            {
+                f.program_id
+                for f in failures
+                if f.program_id in new_ids and f.kind in ("timeout", "died")
+            }
+        )
+        ids = {pid for pid in new_ids if pid is not None}
+
+        def verdict(pid: int, stage: str) -> str:
+            d = decisions.get((pid, stage))
+            return d.verdict if d is not None else ""
+
+        s.screened = sum(1 for pid in ids if verdict(pid, "screen"))
+        s.promoted = sum(1 for pid in ids if verdict(pid, "screen") == "promoted")
+        s.archived = sum(1 for pid in ids if verdict(pid, "archive") in ("in", "seed"))
+        s.degenerate = sum(
+            1 for pid in ids if pid in state.degenerate or verdict(pid, "screen") == "degenerate"
+        )
         new_scored = [x for x in state.scored if x.id in new_ids and x.id not in state.baselines]
         if new_scored:
             s.best_new, s.best_new_score = new_scored[0].program.label, new_scored[0].objective

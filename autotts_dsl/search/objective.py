@@ -209,9 +209,7 @@ class Objective:
             by_store: dict[str, list[float]] = {}
             for g in gaps:
                 value = (
-                    g.accuracy - g.ref_accuracy
-                    if self.kind == "ref"
-                    else _token_gain(g, per_store)
+                    g.accuracy - g.ref_accuracy if self.kind == "ref" else _token_gain(g, per_store)
                 )
                 by_store.setdefault(g.store, []).append(value)
             return sum(sum(v) / len(v) for v in by_store.values()) / len(by_store)

@@ -81,7 +81,9 @@ class OfflineProposer:
         """(hash, None) when the mutant passes the checker and the gate."""
         verdict = verify(source, path)
         if not verdict.ok:
-            return None, Rejection(slot, attempt, "check", source, verdict.diagnostics, verdict.codes)
+            return None, Rejection(
+                slot, attempt, "check", source, verdict.diagnostics, verdict.codes
+            )
         if gate is not None:
             bad = gate(source, path)
             if bad is not None:
@@ -141,8 +143,8 @@ class OfflineProposer:
         first = 0
         self.tuned_slots = []
         if tuner is not None and tuner.slots > 0:
-            got, bad, used = self._tuned(round_no, tuner, seen, gate)
-            accepted += got
+            tuned, bad, used = self._tuned(round_no, tuner, seen, gate)
+            accepted += tuned
             rejected += bad
             self.tuned_slots = used
             first = len(used)
@@ -167,7 +169,9 @@ class OfflineProposer:
                     if again is not None:
                         child, change = again.program, f"{change}; {again.change}"
                 source = format_program(child)
-                digest, why = self._check(source, f"<offline r{round_no}.{slot}>", slot, attempt, gate)
+                digest, why = self._check(
+                    source, f"<offline r{round_no}.{slot}>", slot, attempt, gate
+                )
                 if why is not None:
                     rejected.append(why)
                     continue

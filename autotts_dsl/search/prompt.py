@@ -171,7 +171,9 @@ def _score(view: SearchView, prog: ProgramView) -> str:
 
 
 def program_block(view: SearchView, prog: ProgramView, *, strip: bool = False) -> str:
-    origin = "seed" if prog.proposer in ("seed", "reference") else f"round {prog.round}, {prog.proposer}"
+    origin = (
+        "seed" if prog.proposer in ("seed", "reference") else f"round {prog.round}, {prog.proposer}"
+    )
     parents = f", from {', '.join(prog.parents)}" if prog.parents else ""
     change = f"\nChange: {prog.rationale}" if prog.rationale else ""
     source = strip_header(prog.source) if strip else prog.source
@@ -185,7 +187,8 @@ def diverse(others: Sequence[ProgramView]) -> list[ProgramView]:
     """Inspirations: the best program of each behaviour niche first, then the
     rest — unlike programs before near-copies."""
     seen: set[tuple[int, int]] = set()
-    first, rest = [], []
+    first: list[ProgramView] = []
+    rest: list[ProgramView] = []
     for p in others:
         (rest if p.niche in seen else first).append(p)
         seen.add(p.niche)
@@ -252,7 +255,9 @@ def sections(
         out.append(Section("frontier", front, 50))
     others = diverse([p for p in view.ranked if parent is None or p.label != parent.label])
     for i, prog in enumerate(others):
-        title = "# Inspirations: other archive programs, one per behaviour first\n\n" if i == 0 else ""
+        title = (
+            "# Inspirations: other archive programs, one per behaviour first\n\n" if i == 0 else ""
+        )
         block = program_block(view, prog, strip=True)
         out.append(Section(f"program {prog.label}", title + block, 40 - i))
     if view.tried:

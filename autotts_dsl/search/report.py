@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .archive import Scored, frontier
+from .curves import Floor, envelope, tokens_for
 from .heldout import Baselines
 from .history import History, ProgramRow
-from .curves import Floor, envelope, tokens_for
 from .objective import CurvePoint, Objective, ScoreContext, Window, mean_curve
 from .view import SearchState
 
@@ -170,7 +170,9 @@ def heldout_report(
             for beta, by_seeds in sorted(got[h].items()):
                 c = max(by_seeds.values(), key=lambda c: len(c.seeds))
                 n_seeds = max(n_seeds, len(c.seeds))
-                pts.append(CurvePoint(beta, c.accuracy, float(c.avg_tokens), float(c.avg_seq_tokens)))
+                pts.append(
+                    CurvePoint(beta, c.accuracy, float(c.avg_tokens), float(c.avg_seq_tokens))
+                )
             out[h] = pts
         return out
 

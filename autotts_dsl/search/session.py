@@ -107,7 +107,9 @@ def disjoint(search: Sequence[StoreRow], heldout: Sequence[StoreRow]) -> None:
 
 def probe_stores(config: SearchConfig) -> None:
     """Fail on bad stores before anything is written."""
-    disjoint(store_rows("search", config.search_stores), store_rows("heldout", config.heldout_stores))
+    disjoint(
+        store_rows("search", config.search_stores), store_rows("heldout", config.heldout_stores)
+    )
 
 
 def open_history(path: Path, create: bool = False) -> History:

@@ -59,7 +59,9 @@ def curves_of(cells: ProgramCells) -> dict[str, list[CurvePoint]]:
             n = max(1, c.n_episodes)
             pts.append(
                 CurvePoint(
-                    beta, 100 * sum(c.correct_by_seed) / n, sum(c.cost_by_seed) / n,
+                    beta,
+                    100 * sum(c.correct_by_seed) / n,
+                    sum(c.cost_by_seed) / n,
                     sum(c.seq_by_seed) / n,
                 )
             )

@@ -66,7 +66,7 @@ def apply(program: ast.Program, z: Sequence[float]) -> ast.Program:
 def next_vectors(ctx: TunerContext, seed: int) -> list[tuple[float, ...]]:
     """The z vectors of this round's tuner slots (fewer when a generation is
     still being evaluated)."""
-    import cma
+    import cma  # type: ignore[import-untyped]
 
     program_sites = sites_of(ctx.target)
     d = len(program_sites)

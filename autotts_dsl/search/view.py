@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from ..sweep.grid import seeds_spec as seeds_text
 from .archive import (
     Niche,
     Scored,
@@ -22,7 +23,6 @@ from .archive import (
     program_cells,
     protocol_curves,
 )
-from ..sweep.grid import seeds_spec as seeds_text
 from .config import SearchConfig
 from .curves import Floor
 from .history import History, ProgramRow, StoreRow
@@ -127,8 +127,7 @@ def search_state(history: History, config: SearchConfig, objective: Objective) -
     archive = tuple(
         s
         for s in scored
-        if s.id not in baselines
-        and (s.id in members or s.program.proposer in SEED_ROLES)
+        if s.id not in baselines and (s.id in members or s.program.proposer in SEED_ROLES)
     )
     return SearchState(
         stores,
@@ -258,7 +257,12 @@ def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
-def search_view(history: History, state: SearchState, betas: tuple[float, ...], objective: Objective | None = None) -> SearchView:
+def search_view(
+    history: History,
+    state: SearchState,
+    betas: tuple[float, ...],
+    objective: Objective | None = None,
+) -> SearchView:
     ranked = tuple(program_view(s, state) for s in state.archive)
     programs: dict[int, ProgramRow] = {p.id: p for p in history.programs()}
     decisions = history.decisions()
@@ -288,7 +292,10 @@ def search_view(history: History, state: SearchState, betas: tuple[float, ...], 
                 state.score_of(c.program_id),
                 state.score_of(parent) if parent is not None else None,
                 note,
-                state.gains.get((c.program_id, parent, "full"), state.gains.get((c.program_id, parent, "screen")))
+                state.gains.get(
+                    (c.program_id, parent, "full"),
+                    state.gains.get((c.program_id, parent, "screen")),
+                )
                 if parent is not None
                 else None,
             )
@@ -299,9 +306,7 @@ def search_view(history: History, state: SearchState, betas: tuple[float, ...], 
         rejections.append(f"round {r.round}, slot {r.slot}, try {r.attempt + 1}: {r.kind}: {diag}")
     eligible = [s for s in state.scored if s.id not in state.baselines]
     front = tuple((s.program.label, p) for s, p in frontier(eligible))
-    baselines = tuple(
-        program_view(s, state) for s in state.scored if s.id in state.baselines
-    )
+    baselines = tuple(program_view(s, state) for s in state.scored if s.id in state.baselines)
     ref = state.scored_by_id(state.reference_id) if state.reference_id is not None else None
     return SearchView(
         tuple(s.name for s in state.stores),

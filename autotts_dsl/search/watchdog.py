@@ -15,6 +15,7 @@ checker diagnostic so an LLM proposer can act on it.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections import Counter
@@ -60,11 +61,11 @@ class _Tail(list):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
         self.last: dict[str, Any] | None = None
-        self.count = 0
+        self.seen = 0
 
     def append(self, ev: Any) -> None:
         self.last = ev
-        self.count += 1
+        self.seen += 1
 
 
 def mark_loops(program: ast.Program) -> ast.Program:
@@ -73,7 +74,9 @@ def mark_loops(program: ast.Program) -> ast.Program:
     def fn(node: Any) -> Any:
         if isinstance(node, ast.For) and node.rule is None:
             return replace(
-                node, head=mark_loops_in(node.head), body=mark_loops_in(node.body),
+                node,
+                head=mark_loops_in(node.head),
+                body=mark_loops_in(node.body),
                 rule=f"for@{node.span.line}",
             )
         return None
@@ -122,8 +125,18 @@ class _Profile:
     events: int = 0
 
 
-def diagnose_task(task: DiagTask) -> str:
-    """The diagnosis text (rendered like a checker error)."""
+@dataclass(frozen=True)
+class Diagnosis:
+    text: str
+    """Rendered like a checker error."""
+    projected_seconds: float | None
+    """When the traced re-run finished a whole seed: its time scaled to the
+    cell's seeds (an upper bound: tracing on the reference interpreter is the
+    slowest way to run a program). None when it did not finish."""
+
+
+def diagnose_task(task: DiagTask) -> Diagnosis:
+    """Where the time went, and whether the program is slow at all."""
     program = parse(task.source, task.path)
     compiled = compile_program(
         mark_loops(program), task.beta, {}, source=task.source, path=task.path, tracing=True
@@ -153,10 +166,9 @@ def diagnose_task(task: DiagTask) -> str:
                 prof.question, prof.seed = qi, seed
                 tail.last = None
                 ep = Episode(q, seed)
-                try:
+                # a fault ends the episode; the cell's own error says which
+                with contextlib.suppress(RuntimeFault):
                     run_episode(compiled, ep, tail)
-                except RuntimeFault:
-                    pass  # a fault ends the episode; the cell's own error says which
                 prof.episodes += 1
         prof.finished = True
     except _Overrun:
@@ -165,8 +177,9 @@ def diagnose_task(task: DiagTask) -> str:
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
         signal.signal(signal.SIGALRM, old)
     prof.elapsed = time.perf_counter() - started
-    prof.events = tail.count
-    return render(task, program, compiled.max_rounds, prof, store.name)
+    prof.events = tail.seen
+    projected = prof.elapsed * task.cell_seeds if prof.finished else None
+    return Diagnosis(render(task, program, compiled.max_rounds, prof, store.name), projected)
 
 
 def render(
@@ -202,8 +215,7 @@ def render(
                 "make the work per round smaller, the loops shorter, or stop earlier"
             )
         return (
-            f"{task.path}:{hot}:{col}: error[{TIMEOUT_CODE}]: {head}\n  | {text}\n"
-            f"  = note: {note}"
+            f"{task.path}:{hot}:{col}: error[{TIMEOUT_CODE}]: {head}\n  | {text}\n  = note: {note}"
         )
     rnd = program.round
     line = rnd.span.line if rnd is not None else program.span.line
