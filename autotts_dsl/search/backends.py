@@ -149,7 +149,7 @@ def post_json(
             f"{max_bytes:,} bytes",
             retryable=False,
             too_long=True,
-            output_tokens=estimate_tokens(raw.decode("utf-8", "replace")),
+            output_tokens=estimate_tokens(raw[:max_bytes].decode("utf-8", "replace")),
         )
     try:
         return json.loads(raw)
@@ -297,6 +297,8 @@ class CommandBackend:
                 input=prompt,
                 capture_output=True,
                 text=True,
+                encoding="utf-8",
+                errors="replace",  # a reply that is not UTF-8 is the reply's problem
                 timeout=self.timeout,
                 check=False,
             )

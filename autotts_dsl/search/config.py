@@ -118,7 +118,11 @@ class SearchConfig:
         return (head, self.seeds[len(head) :]) if head else (self.seeds,)
 
     def cell_budget(self, n_seeds: int) -> float:
-        return max(MIN_CELL_TIMEOUT, self.cell_timeout * n_seeds / DEFAULT_N_SEEDS)
+        """A cell's wall-clock budget: `cell_timeout` scaled by its seeds, at
+        least `MIN_CELL_TIMEOUT` (start-up, numba's compile of a new program)
+        unless `cell_timeout` itself is smaller."""
+        floor = min(MIN_CELL_TIMEOUT, self.cell_timeout)
+        return max(floor, self.cell_timeout * n_seeds / DEFAULT_N_SEEDS)
 
     @property
     def reference(self) -> str:

@@ -37,7 +37,7 @@ from .backends import (
 )
 from .config import SearchConfig
 from .edits import read_reply
-from .history import History, ProgramRow
+from .history import History, ProgramRow, clean
 from .offline import Proposed, Rejection
 from .pricing import (
     WORST_CASE_CHARS_PER_TOKEN,
@@ -123,14 +123,27 @@ def repair_messages(
     first: list[Message], reply: str, feedback: str, max_chars: int
 ) -> list[Message]:
     """The conversation of a repair: the first turn, the failed reply and the
-    feedback — only the latest attempt, and cut so the whole request stays
-    within `max_chars` (a 2 MB reply is not sent back)."""
-    used = len(flatten(first)) + 64  # the role headers of the two added turns
-    room = max(600, max_chars - used)
-    fb = feedback if len(feedback) <= room // 2 else feedback[: room // 2] + REPLY_EXCERPT_NOTE
-    keep = max(200, room - len(fb))
-    excerpt = reply if len(reply) <= keep else reply[:keep] + REPLY_EXCERPT_NOTE
-    return [*first, Message("assistant", excerpt), Message("user", fb)]
+    feedback — only the latest attempt, cut so the whole request (as
+    `flatten` counts it) stays within `max_chars`: a 2 MB reply is not sent
+    back."""
+
+    def build(excerpt: str, fb: str) -> list[Message]:
+        return [*first, Message("assistant", excerpt), Message("user", fb)]
+
+    def cut(text: str, room: int) -> str:
+        if len(text) <= room:
+            return text
+        return text[: max(0, room - len(REPLY_EXCERPT_NOTE))] + REPLY_EXCERPT_NOTE
+
+    over = len(flatten(build(reply, feedback))) - max_chars
+    if over <= 0:
+        return build(reply, feedback)
+    fb = (
+        cut(feedback, max(400, len(feedback) - over // 2 - 1)) if len(feedback) > 2000 else feedback
+    )
+    over = len(flatten(build(reply, fb))) - max_chars
+    excerpt = cut(reply, max(200, len(reply) - over))
+    return build(excerpt, fb)
 
 
 @dataclass
@@ -266,7 +279,7 @@ class LLMProposer:
             latency=got.latency,
             tries=got.tries,
         )
-        return got.text
+        return clean(got.text)
 
     def run_slot(
         self,
