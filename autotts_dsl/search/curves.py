@@ -71,7 +71,9 @@ def _inverse(env: Sequence[Point], acc: float) -> float | None:
     if acc <= env[0][1]:
         return env[0][0]
     for a, b in itertools.pairwise(env):
-        if a[1] < acc <= b[1]:
+        if acc == b[1]:
+            return b[0]  # exactly, not through exp(log(...))
+        if a[1] < acc < b[1]:
             la, lb = math.log(a[0]), math.log(b[0])
             w = (acc - a[1]) / (b[1] - a[1])
             return math.exp(la + w * (lb - la))
