@@ -221,6 +221,12 @@ def add_parser(sub: Any) -> None:
         help="offline: share of each round's slots for the CMA-ES schedule tuner (0.25)",
     )
     p.add_argument(
+        "--workspace",
+        action="store_true",
+        help="--proposer command: run the command in a workspace per proposal (parent, "
+        "programs, stdlib, docs and ./evaluate on the search stores only)",
+    )
+    p.add_argument(
         "--backend",
         choices=BACKENDS,
         help="evaluation engine (default: $TTS_DSL_BACKEND, else auto)",

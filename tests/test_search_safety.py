@@ -362,3 +362,36 @@ def test_the_rejection_summary_shows_the_error_not_the_parents_warning() -> None
     lines = [ln for ln in verdict.diagnostics.splitlines() if ln.strip()]
     assert "W201" in lines[0]  # the parent's own warning comes first in the rendering
     assert "error[E201]" in _first_error(verdict.diagnostics)
+
+
+def test_a_command_agent_gets_a_workspace_without_held_out_data(
+    store: Path, tmp_path: Path
+) -> None:
+    held = write_store(tmp_path / "stores" / "ModelX" / "secretheld.json", 4, 16, seed=9)
+    agent = tmp_path / "agent.py"
+    agent.write_text(
+        "import os, pathlib, subprocess, sys\n"
+        "sys.stdin.read()\n"
+        "ws = pathlib.Path(os.environ['TTS_DSL_WORKSPACE'])\n"
+        "assert ws == pathlib.Path.cwd()\n"
+        "out = subprocess.run(['./evaluate', 'parent.tts'], capture_output=True, text=True)\n"
+        "(ws / 'evaluated.txt').write_text(out.stdout + out.stderr)\n"
+        "src = (ws / 'parent.tts').read_text()\n"
+        "src = src.replace('round(2 + 6*beta)', 'round(2 + 7*beta)', 1)\n"
+        "print('Tried it.\\n\\n```tts\\n' + src + '```')\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "ws"
+    argv = search_args(store, out, "--proposer", "command", "--workspace", "--candidates", "1")
+    argv += ["--command", f"{sys.executable} {agent}", "--heldout-store", str(held)]
+    assert main(argv) == 0
+    ws = out / "workspaces" / "r1-s0"
+    listing = {p.relative_to(ws).as_posix() for p in ws.rglob("*") if p.is_file()}
+    assert {"prompt.md", "parent.tts", "config.json", "evaluate", "stdlib/cmc.tts"} <= listing
+    assert any(name.startswith("docs/") for name in listing)
+    evaluated = (ws / "evaluated.txt").read_text()
+    assert "score (ref:cmc" in evaluated and "tiny" in evaluated
+    for path in ws.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert "secretheld" not in text and str(held) not in text, path

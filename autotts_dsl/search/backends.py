@@ -284,6 +284,8 @@ class CommandBackend:
     model: str = "command"
     timeout: float = 120.0
     name: str = "command"
+    cwd: str | None = None
+    """The working directory of the next call (a workspace), if any."""
 
     def complete(self, messages: Sequence[Message], max_tokens: int) -> Completion:
         argv = shlex.split(self.command)
@@ -291,10 +293,17 @@ class CommandBackend:
             raise BackendError("--command is empty", retryable=False)
         prompt = flatten(messages)
         started = time.perf_counter()
+        env = None
+        if self.cwd is not None:
+            import os
+
+            env = {**os.environ, "TTS_DSL_WORKSPACE": self.cwd}
         try:
             proc = subprocess.run(
                 argv,
                 input=prompt,
+                cwd=self.cwd,
+                env=env,
                 capture_output=True,
                 text=True,
                 encoding="utf-8",

@@ -59,6 +59,9 @@ class SearchConfig:
     cap_window: int = 256
     max_minutes: float | None = None
     """Stop starting rounds after this much search wall time."""
+    workspace: bool = False
+    """`--proposer command`: run the command in a fresh workspace per call
+    (`workspace.py`)."""
     tune_share: float = 0.25
     """Offline: share of each round's slots given to the CMA-ES schedule tuner."""
     rounds: int = 5

@@ -514,6 +514,7 @@ class Search:
                 parent = main
             note = self._slot_note(round_no, slot, parent, state)
             self.reporter.phase(round_no, f"proposal {slot + 1}/{self.config.candidates}")
+            self._workspace(round_no, slot, state, prompt + "\n" + note, parent)
             res = self.llm.run_slot(
                 round_no,
                 slot,
@@ -542,6 +543,20 @@ class Search:
                 round_no, slot, self.config.proposer, res.proposed, res.rejections, status, res.note
             )
         return "ok"
+
+    def _workspace(
+        self, round_no: int, slot: int, state: SearchState, prompt: str, parent: str | None
+    ) -> None:
+        """`--workspace`: a fresh directory for the command of this slot."""
+        if not self.config.workspace or self.llm is None:
+            return
+        from .backends import CommandBackend
+        from .workspace import prepare
+
+        backend = self.llm.backend
+        if isinstance(backend, CommandBackend):
+            root = self.out / "workspaces" / f"r{round_no}-s{slot}"
+            backend.cwd = str(prepare(root, self.history, state, self.config, prompt, parent))
 
     def _slot_note(self, round_no: int, slot: int, parent: str | None, state: SearchState) -> str:
         lines = [

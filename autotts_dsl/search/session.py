@@ -69,6 +69,7 @@ def build_config(
         heldout_seeds=heldout,
         objective=objective,
         grammar=bool(opts.get("grammar")),
+        workspace=bool(opts.get("workspace")),
         prices=prices,
         **kept,
     )
