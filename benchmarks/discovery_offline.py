@@ -43,7 +43,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from autotts_dsl.cli.main import main as tts_dsl  # noqa: E402
-from autotts_dsl.jit.backend import default_backend  # noqa: E402
 from autotts_dsl.search.config import SearchConfig  # noqa: E402
 from autotts_dsl.search.heldout import baseline_ids  # noqa: E402
 from autotts_dsl.search.history import HISTORY_FILE, History  # noqa: E402
@@ -142,7 +141,7 @@ def main() -> int:
     argv += ["--jobs", str(args.jobs)]
     load = os.getloadavg()[0]
     print(
-        f"backend {os.environ.get('TTS_DSL_BACKEND', default_backend())}, {args.jobs} jobs, "
+        f"backend {os.environ.get('TTS_DSL_BACKEND', 'auto')}, {args.jobs} jobs, "
         f"load average {load:.2f} at the start"
     )
     started = time.perf_counter()

@@ -40,7 +40,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from autotts_dsl.fmt import format_program  # noqa: E402
-from autotts_dsl.jit.backend import default_backend  # noqa: E402
 from autotts_dsl.parser import parse  # noqa: E402
 from autotts_dsl.programs import STDLIB_DIR  # noqa: E402
 from autotts_dsl.search import mutate as mu  # noqa: E402
@@ -117,7 +116,7 @@ def main() -> int:
         seeds=tuple(range(args.seeds)),
         screen_seeds=args.screen_seeds,
     )
-    backend = os.environ.get("TTS_DSL_BACKEND", default_backend())
+    backend = os.environ.get("TTS_DSL_BACKEND", "auto")
     print(
         f"backend {backend}; {len(config.search_stores)} store(s) × {len(config.betas)} β; "
         f"screen {len(config.chunks[0])} seeds, full {len(config.seeds)}; {args.jobs} jobs; "

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from ..io_atomic import atomic_write_text
-from ..jit.backend import BACKENDS
 from ..search import render, session
 from ..search.config import DEFAULT_BETAS, DEFAULT_N_SEEDS, DEFAULT_SEEDS, PROPOSERS
 from ..search.heldout import baseline_ids, evaluate_heldout
@@ -24,7 +23,7 @@ from ..search.loop import BackendDown, Search, SeedError
 from ..search.objective import parse_objective
 from ..search.report import PLOT_FILE, frontier_rows, heldout_report, lineage, plot_progress
 from ..search.view import search_state
-from .common import int_at_least, parse_seeds, stderr_console
+from .common import add_backend_argument, int_at_least, parse_seeds, stderr_console
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 PICK_FILE = "final_pick.tts"
@@ -226,11 +225,7 @@ def add_parser(sub: Any) -> None:
         help="--proposer command: run the command in a workspace per proposal (parent, "
         "programs, stdlib, docs and ./evaluate on the search stores only)",
     )
-    p.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        help="evaluation engine (default: $TTS_DSL_BACKEND, else auto)",
-    )
+    add_backend_argument(p)
     p.set_defaults(handler=run)
 
     sub2 = p.add_subparsers(dest="search_command", metavar="report", parser_class=type(p))
