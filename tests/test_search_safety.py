@@ -29,10 +29,14 @@ from tests.test_search_fixtures import CMC, Step, cmc_variant, fenced, rows, ser
 
 N_INIT = "n_init           : int   up   = max(2, round(2 + 6*beta))"
 
+# The programs below run for a long time on any engine: their work is bounded
+# only by the huge limits they declare (a search that allows them must raise
+# its caps), so they stay slow however fast the engine is, and also once the
+# language charges fuel for every loop iteration and round.
 HANG = """\
-controller hang3 "nested loops over opened: slow without end, within every cap"
+controller hang5 "nested loops over opened: slow without end"
 
-limits { max_rounds = 1000 }
+limits { max_rounds = 1000  fuel = 1000000000000000 }
 
 state { n: int = 0 }
 
@@ -42,7 +46,11 @@ round {
   for a in opened {
     for b in opened {
       for c in opened {
-        n = n + 1
+        for d in opened {
+          for e in opened {
+            n = n + 1
+          }
+        }
       }
     }
   }
@@ -50,7 +58,8 @@ round {
 
 finally { answer winner(completed) ?? winner(answers(b in alive where b.answer != none)) }
 """
-HANG_LINE = 12  # the innermost loop
+HANG_LINE = 14  # the innermost loop
+BIG_FUEL = "1000000000000000"
 
 EXTREME = """\
 controller extreme "as long as the language allows"
@@ -75,7 +84,7 @@ finally { answer winner(completed) ?? winner(answers(b in alive where b.answer !
 EMPTY_ROUNDS = """\
 controller idle "empty rounds, as many as the language allows"
 
-limits { max_rounds = 2000000000 }
+limits { max_rounds = 2000000000  fuel = 1000000000000000 }
 
 init { spawn 2 }
 
@@ -195,7 +204,8 @@ def test_hanging_proposals_are_sent_back_like_checker_errors(store: Path, tmp_pa
     command = command_script(tmp_path, [fenced(EXTREME), fenced(HANG), good])
     out = tmp_path / "run"
     argv = search_args(store, out, "--proposer", "command", "--command", command)
-    assert main([*argv, "--candidates", "1", "--smoke-timeout", "1.5"]) == 0
+    argv += ["--candidates", "1", "--smoke-timeout", "1.5", "--cap-fuel", BIG_FUEL]
+    assert main(argv) == 0  # caps still refuse EXTREME's rounds; HANG's fuel is allowed
     db = out / "history.sqlite"
     got = rows(db, "SELECT attempt, kind, codes, diagnostics FROM rejected ORDER BY attempt")
     assert [(a, k, json.loads(c)) for a, k, c, _ in got] == [
@@ -210,16 +220,23 @@ def test_hanging_proposals_are_sent_back_like_checker_errors(store: Path, tmp_pa
     assert rows(db, "SELECT status FROM candidates WHERE round = 1") == [("new",)]
 
 
-SLOW_AT_ONE = CMC.replace(
-    "  n_init           : int   up   = max(2, round(2 + 6*beta))",
-    "  n_init           : int   up   = max(2, round(2 + 6*beta))\n"
-    "  heavy            : int   up   = round(beta)",
-).replace(
-    "init { spawn n_init }",
-    "init {\n  spawn n_init\n  if heavy > 0 { repeat 990 { repeat 990 { ema = ema + 0.0 } } }\n}",
+HEAVY = (
+    "  if heavy > 0 {\n    spawn 16\n"
+    "    for a in opened { for b in opened { for c in opened { for d in opened {\n"
+    "      for e in opened { for f in opened { for g in opened { ema = ema + 0.0 } } }\n"
+    "    } } } }\n  }"
 )
-SLOW_LINE = 1 + SLOW_AT_ONE.splitlines().index(
-    "  if heavy > 0 { repeat 990 { repeat 990 { ema = ema + 0.0 } } }"
+SLOW_AT_ONE = (
+    CMC.replace(
+        "  n_init           : int   up   = max(2, round(2 + 6*beta))",
+        "  n_init           : int   up   = max(2, round(2 + 6*beta))\n"
+        "  heavy            : int   up   = round(beta)",
+    )
+    .replace("init { spawn n_init }", "init {\n  spawn n_init\n" + HEAVY + "\n}")
+    .replace("max_rounds = 500 }", f"max_rounds = 500  fuel = {BIG_FUEL} }}")
+)
+SLOW_LINE = 1 + next(  # the innermost loops
+    i for i, ln in enumerate(SLOW_AT_ONE.splitlines()) if "for e in opened" in ln
 )
 
 
@@ -230,13 +247,14 @@ def test_a_candidate_that_hangs_in_the_evaluation_is_rejected_and_the_round_fini
     command = command_script(tmp_path, [fenced(SLOW_AT_ONE)])
     out = tmp_path / "slow"
     argv = search_args(store, out, "--proposer", "command", "--command", command)
-    argv += ["--candidates", "1", "--cell-timeout", "1.5"]
+    argv += ["--candidates", "1", "--cell-timeout", "1.5", "--cap-fuel", BIG_FUEL]
     assert main(argv) == 0  # the smoke run at β = 0.5 is fast; β = 1 is not
     db = out / "history.sqlite"
     [(pid,)] = rows(db, "SELECT program_id FROM candidates WHERE round = 1")
     fails = rows(db, "SELECT beta, kind, message FROM failures WHERE program_id = ?", (pid,))
     assert [(b, k) for b, k, _ in fails] == [(1.0, "timeout")]
-    assert "error[S001]" in fails[0][2] and f"line {SLOW_LINE}" in fails[0][2], fails[0][2]
+    why = fails[0][2]
+    assert "error[S001]" in why and f"line {SLOW_LINE}" in why and "in `init`" in why, why
     [(kind,)] = rows(db, "SELECT kind FROM rejected WHERE round = 1")
     assert kind == "timeout"
     assert rows(db, "SELECT status FROM rounds ORDER BY round") == [("done",), ("done",)]

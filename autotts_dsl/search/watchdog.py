@@ -209,10 +209,15 @@ def render(
                 f"{where}"
             )
         else:
+            when = (
+                "in `init`"
+                if prof.round < 0
+                else f"in round {prof.round:,} of max_rounds = {max_rounds:,}"
+            )
             note = (
                 f"a traced re-run spent {share:.0f}% of {prof.elapsed:.1f} s after {where}, "
-                f"in round {max(prof.round, 0):,} of max_rounds = {max_rounds:,} ({episode}); "
-                "make the work per round smaller, the loops shorter, or stop earlier"
+                f"{when} ({episode}); make the work per round smaller, the loops shorter, "
+                "or stop earlier"
             )
         return (
             f"{task.path}:{hot}:{col}: error[{TIMEOUT_CODE}]: {head}\n  | {text}\n  = note: {note}"
