@@ -223,6 +223,7 @@ class History:
 
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
         self.path = Path(path)
+        self._cells_cache: dict[bool, dict[int, ProgramCells]] = {}
         if not create and not self.path.is_file():
             raise HistoryError(f"{self.path}: no search history here")
         try:
@@ -431,6 +432,10 @@ class History:
                 f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?, ?)",
                 (pid, float(beta), store_hash, seeds, data.to_json()),
             )
+        cached = self._cells_cache.get(heldout)
+        if cached is not None:
+            row = cached.setdefault(pid, {}).setdefault(store_hash, {}).setdefault(float(beta), {})
+            row.setdefault(seeds, data)
 
     def cell_keys(self, *, heldout: bool = False) -> set[tuple[int, float, str, str]]:
         table = "heldout_cells" if heldout else "cells"
@@ -438,7 +443,12 @@ class History:
         return {(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in rows.fetchall()}
 
     def cells(self, *, heldout: bool = False) -> dict[int, ProgramCells]:
-        """program id -> store -> β -> seeds text -> cell."""
+        """program id -> store -> β -> seeds text -> cell. Read once, then kept
+        up to date by `add_cell` (this process is the only writer); callers
+        must not modify it."""
+        cached = self._cells_cache.get(heldout)
+        if cached is not None:
+            return cached
         table = "heldout_cells" if heldout else "cells"
         rows = self._db.execute(
             f"SELECT program_id, beta, store_hash, seeds, data FROM {table} "
@@ -449,6 +459,7 @@ class History:
             out.setdefault(int(pid), {}).setdefault(str(store), {}).setdefault(float(beta), {})[
                 str(seeds)
             ] = CellData.from_json(data)
+        self._cells_cache[heldout] = out
         return out
 
     def add_failure(

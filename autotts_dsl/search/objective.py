@@ -147,8 +147,11 @@ def point_gaps(
     per_store: Mapping[str, Sequence[CurvePoint]],
     reference: Mapping[str, Sequence[CurvePoint]],
     floors: Mapping[str, Floor],
+    *,
+    tokens: bool = True,
 ) -> list[PointGap]:
-    """Every reference point on every store the candidate has, compared."""
+    """Every reference point on every store the candidate has, compared
+    (`tokens`: also the tokens the candidate needs for each)."""
     out = []
     for s, pts in per_store.items():
         ref = reference.get(s)
@@ -167,7 +170,7 @@ def point_gaps(
                     p.tokens,
                     ref_acc,
                     accuracy_at(env, p.tokens, floor),
-                    tokens_for(env, ref_acc, floor),
+                    tokens_for(env, ref_acc, floor) if tokens else None,
                 )
             )
     return out
@@ -203,7 +206,9 @@ class Objective:
         if self.needs_reference:
             if ctx.reference is None:
                 raise ObjectiveError(f"{self.name}: the reference has no results yet")
-            gaps = point_gaps(per_store, ctx.reference, ctx.floors)
+            gaps = point_gaps(
+                per_store, ctx.reference, ctx.floors, tokens=self.kind == "ref-tokens"
+            )
             if not gaps:
                 return 0.0
             by_store: dict[str, list[float]] = {}
