@@ -158,9 +158,18 @@ def main() -> int:
                         if (d := decisions.get((pid, "screen"))) and d.verdict == "promoted"
                     )
                     rate = 60 * accepted / wall if wall > 0 else float("inf")
+                    all_cells = h.cells()
+                    worker = sum(
+                        c.wall_seconds
+                        for pid in ids
+                        for by_beta in all_cells.get(pid, {}).values()
+                        for by_seeds in by_beta.values()
+                        for c in by_seeds.values()
+                    )
                     print(
                         f"{kind:>10}: {accepted} candidates, {promoted} promoted, {cells} cells "
-                        f"in {wall:.1f} s → {rate:.1f} candidates/min"
+                        f"in {wall:.1f} s → {rate:.1f} candidates/min "
+                        f"(the engine: {worker:.1f} s of worker time in the cells)"
                     )
             finally:
                 search.close()
