@@ -139,9 +139,9 @@ def main() -> int:
                     h.start_round(round_no, "")
                     accepted = 0
                     for slot, text in enumerate(texts):
-                        if search.gate(text, f"<{kind} {slot}>") is not None:
-                            continue
                         v = verify(text)
+                        if search.gate(text, f"<{kind} {slot}>", v.program) is not None:
+                            continue
                         name = v.program.name if v.program else kind
                         prop = Proposed(slot, text, v.hash, name, (1,), kind)
                         search._record_slot(round_no, slot, "bench", prop, [], "new")

@@ -177,7 +177,7 @@ class LLMProposer:
         self.config = config
         self.prices = prices
         self.budget = Budget(config.budget_usd, history.spent_usd())
-        self.gate: Callable[[str, str], tuple[str, str, tuple[str, ...]] | None] | None = None
+        self.gate: Callable[..., tuple[str, str, tuple[str, ...]] | None] | None = None
         """The search's gate after the checker (caps, smoke run); set by the loop."""
         self._sleep = sleep
         self._say = on_event or (lambda _msg: None)
@@ -326,7 +326,7 @@ class LLMProposer:
                 twin = known(verdict.hash) if verdict.ok else None
                 gated = None
                 if verdict.ok and twin is None and self.gate is not None:
-                    gated = self.gate(reply.source, path)
+                    gated = self.gate(reply.source, path, verdict.program)
                 if verdict.ok and twin is None and gated is None:
                     row = parents.get(reply.parent) if reply.parent is not None else None
                     parent_ids = (row.id,) if row is not None else ()

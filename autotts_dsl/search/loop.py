@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import ast
 from ..executor import Executor, make_executor
 from ..interpreter import ProgramRunner
 from ..parser import parse
@@ -207,20 +208,25 @@ class Search:
     def _store_branches(self) -> int:
         return max((s.n_branches for s in self.history.stores("search")), default=0)
 
-    def gate(self, source: str, path: str) -> tuple[str, str, tuple[str, ...]] | None:
+    def gate(
+        self, source: str, path: str, program: ast.Program | None = None
+    ) -> tuple[str, str, tuple[str, ...]] | None:
         """The search's own gate after the checker: caps at every β.
-        None when the program passes; else (kind, diagnostics, codes)."""
-        runner = ProgramRunner(parse(source, path), source, path)
+        None when the program passes; else (kind, diagnostics, codes).
+        `program`: the parsed text, when the caller has it already."""
+        runner = ProgramRunner(program or parse(source, path), source, path)
         bad = check_caps(runner, self.config.betas, self.caps, self._store_branches())
         if bad is None:
             return None
         return "caps", bad.render(path, source), ("S002",)
 
-    def gate_llm(self, source: str, path: str) -> tuple[str, str, tuple[str, ...]] | None:
+    def gate_llm(
+        self, source: str, path: str, program: ast.Program | None = None
+    ) -> tuple[str, str, tuple[str, ...]] | None:
         """Caps, then one cheap cell (first store, middle β, one seed) under
         the smoke budget: an LLM proposal that hangs or faults is sent back
         with the diagnosis, like a checker error."""
-        got = self.gate(source, path)
+        got = self.gate(source, path, program)
         if got is not None:
             return got
         stores = self.history.stores("search")

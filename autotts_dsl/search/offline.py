@@ -25,8 +25,9 @@ from .mutate import mutate
 from .tuner import TunerContext, apply, next_vectors
 from .verify import verify
 
-Gate = Callable[[str, str], "tuple[str, str, tuple[str, ...]] | None"]
-"""The search's gate after the checker (caps): None, or (kind, diagnostics, codes)."""
+Gate = Callable[[str, str, ast.Program | None], "tuple[str, str, tuple[str, ...]] | None"]
+"""The search's gate after the checker (caps): (source, path, parsed program)
+-> None, or (kind, diagnostics, codes)."""
 
 MAX_TRIES_PER_SLOT = 30
 
@@ -85,7 +86,7 @@ class OfflineProposer:
                 slot, attempt, "check", source, verdict.diagnostics, verdict.codes
             )
         if gate is not None:
-            bad = gate(source, path)
+            bad = gate(source, path, verdict.program)
             if bad is not None:
                 return None, Rejection(slot, attempt, bad[0], source, bad[1], bad[2])
         return verdict.hash, None
