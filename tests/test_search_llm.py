@@ -391,6 +391,7 @@ def test_command_backend_and_no_heldout_number_in_any_prompt(
         prompts += [r.prompt for r in h.rounds()]
         prompts += [json.loads(c.messages)[-1]["content"] for c in calls]
     assert held and len(prompts) == 6 + 4 + 6
+    assert any("[95% CI" in p for p in prompts)  # gains are shown with their uncertainty
 
     def cells_of(tree: dict) -> list:  # type: ignore[type-arg]
         return [
@@ -423,6 +424,9 @@ def test_dry_run_calls_nothing(
     printed = capsys.readouterr().out
     assert printed.startswith("# Task: propose a better test-time-scaling controller")
     assert "# Suggested parent" in printed and "## p1: cmc (seed)" in printed
+    for section in ("# The target", "# Reference and baselines", "# Ceilings of the search stores"):
+        assert section in printed, section
+    assert "SC@k with k = round(64^β)" in printed and "pass@64" in printed
     assert not out.exists()  # nothing written to --out
 
 
