@@ -41,7 +41,7 @@ def archive_of(names: list[str]) -> list[Scored]:
     for i, name in enumerate(names, 1):
         source = (STDLIB_DIR / f"{name}.tts").read_text(encoding="utf-8")
         row = ProgramRow(i, verify(source).hash, name, source, (), 0, i, "seed", "")
-        out.append(Scored(row, 50.0 - i, ()))
+        out.append(Scored(row, 50.0 - i, (), {}))
     return out
 
 
@@ -180,7 +180,8 @@ def test_offline_search_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     out = tmp_path / "run"
     assert main(search_argv(out)) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("round 0/2 (seeds): 2 programs, 6 cells")
+    # cmc and asc, and SC as the baseline: 3 programs × 3 β (3 seeds: no screen)
+    assert lines[0].startswith("round 0/2 (seeds): 3 programs, 9 cells")
     assert any(ln.startswith("round 1/2 (offline): 3/3 accepted, 9 cells") for ln in lines)
     assert any(ln.startswith("round 2/2 (offline):") for ln in lines)
     assert any(ln.startswith("final pick: p") for ln in lines)

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from autotts_dsl.search.archive import Scored, build_archive, frontier, select_parents
+from autotts_dsl.search.archive import Scored, frontier, select_parents
 from autotts_dsl.search.config import SearchConfig
 from autotts_dsl.search.edits import EditBlock, EditError, apply_block, read_reply
 from autotts_dsl.search.history import History, ProgramRow
 from autotts_dsl.search.objective import (
     CurvePoint,
     ObjectiveError,
+    ScoreContext,
     Window,
     mean_curve,
     parse_objective,
@@ -104,7 +105,7 @@ def test_staircase_auc() -> None:
 
 def test_objectives() -> None:
     pts = {"s": [CurvePoint(0.0, 50.0, 1000.0, 500.0), CurvePoint(1.0, 90.0, 8000.0, 900.0)]}
-    wins = {"s": Window(1000.0, 64_000.0)}
+    wins = ScoreContext({"s": Window(1000.0, 64_000.0)})
     assert parse_objective("auc").score(pts, wins) == pytest.approx(70.0)
     assert parse_objective("max-acc").score(pts, wins) == 90.0
     assert parse_objective("budget:5000").score(pts, wins) == 50.0
@@ -112,6 +113,7 @@ def test_objectives() -> None:
     mid = parse_objective("auc:2-16")
     assert mid.score(pts, wins) == pytest.approx((50 * 2 + 90 * 1) / 3)
     assert "SC@2" in mid.description
+    assert parse_objective("ref:cmc").kind == "ref" and parse_objective("ref").reference == "cmc"
     for bad in ("budget:x", "budget:-1", "area", "auc:4-2", "auc:0-8", "auc:x"):
         with pytest.raises(ObjectiveError):
             parse_objective(bad)
@@ -125,16 +127,15 @@ def test_objectives() -> None:
 def scored(pid: int, objective: float, points: list[tuple[float, float]]) -> Scored:
     row = ProgramRow(pid, f"h{pid}", "x", "", (), 0, 0, "seed", "")
     curve = tuple(CurvePoint(i / 2, acc, tok, tok) for i, (tok, acc) in enumerate(points))
-    return Scored(row, objective, curve)
+    return Scored(row, objective, curve, {"s": curve}, (2.0 * pid, 1.0))
 
 
-def test_archive_keeps_the_best_and_the_frontier() -> None:
+def test_frontier_and_parent_selection() -> None:
     best = scored(1, 70.0, [(5000.0, 60.0), (20_000.0, 80.0)])
     cheap = scored(2, 40.0, [(1000.0, 50.0)])  # on the frontier although its score is low
     dominated = scored(3, 30.0, [(9000.0, 55.0)])
     front = frontier([best, cheap, dominated])
     assert [(s.id, p.tokens) for s, p in front] == [(2, 1000.0), (1, 5000.0), (1, 20_000.0)]
-    assert [s.id for s in build_archive([best, cheap, dominated], size=1)] == [1, 2]
     import random
 
     picks = select_parents([best, cheap], 50, random.Random(0))

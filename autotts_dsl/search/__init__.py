@@ -19,9 +19,3 @@ Modules, one job each:
 """
 
 from __future__ import annotations
-
-from .config import SearchConfig
-from .history import History, HistoryError
-from .loop import RoundSummary, Search, SeedError
-
-__all__ = ["History", "HistoryError", "RoundSummary", "Search", "SearchConfig", "SeedError"]

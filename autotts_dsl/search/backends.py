@@ -21,12 +21,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from .pricing import WORST_CASE_CHARS_PER_TOKEN as WORST_CHARS_PER_TOKEN
 from .pricing import estimate_tokens
 
 Role = Literal["system", "user", "assistant"]
 
 MAX_RETRY_AFTER = 60.0
 """Longest wait a server's Retry-After may impose (seconds)."""
+BYTES_PER_TOKEN = 8
+"""Reading a reply stops after `max_tokens` × this many bytes (plus the JSON
+envelope): twice the 4 characters a token we count with, room for JSON
+escaping, and a hard bound on what a server that ignores `max_tokens` can
+make us pay for (`worst_output_tokens`)."""
+ENVELOPE_BYTES = 4096
+
+
+def reply_limit(max_tokens: int) -> int:
+    return max_tokens * BYTES_PER_TOKEN + ENVELOPE_BYTES
+
+
+def worst_output_tokens(max_tokens: int) -> int:
+    """The most output tokens a call can be charged: what the read limit lets
+    arrive, counted at 4 characters a token."""
+    return estimate_tokens("x" * reply_limit(max_tokens))
 
 
 @dataclass(frozen=True)
@@ -47,10 +64,22 @@ class Completion:
 
 
 class BackendError(Exception):
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        too_long: bool = False,
+        output_tokens: int = 0,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.too_long = too_long
+        """The reply outgrew the output limit: the model's fault, not an outage."""
+        self.output_tokens = output_tokens
+        """Output tokens counted from what arrived before reading stopped."""
 
 
 class Backend(Protocol):
@@ -79,15 +108,23 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float) -> Any:
-    """POST JSON, return the decoded JSON reply; errors become `BackendError`."""
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    timeout: float,
+    max_bytes: int | None = None,
+) -> Any:
+    """POST JSON, return the decoded JSON reply; errors become `BackendError`.
+    At most `max_bytes` of the reply are read: a longer reply is an error
+    (`too_long`), whatever the server claims about it."""
     body = json.dumps(payload).encode()
     req = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json", **headers}, method="POST"
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
+            raw = resp.read(max_bytes + 1) if max_bytes is not None else resp.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
         code = exc.code
@@ -106,6 +143,14 @@ def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeou
         raise BackendError(f"{url}: timed out after {timeout:g} s", retryable=True) from None
     except (ConnectionError, OSError) as exc:
         raise BackendError(f"{url}: connection failed: {exc}", retryable=True) from None
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise BackendError(
+            f"{url}: the reply is longer than the output limit allows; stopped reading after "
+            f"{max_bytes:,} bytes",
+            retryable=False,
+            too_long=True,
+            output_tokens=estimate_tokens(raw[:max_bytes].decode("utf-8", "replace")),
+        )
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -121,10 +166,23 @@ def _usage_int(usage: Any, key: str) -> int | None:
 def _counts(
     usage: Any, in_key: str, out_key: str, messages: Sequence[Message], text: str
 ) -> tuple[int, int, bool]:
+    """Token counts to charge: what the server reports, but never less than
+    what we count ourselves from the characters sent and received (a server
+    that under-reports cannot get round the budget cap)."""
     pin, pout = _usage_int(usage, in_key), _usage_int(usage, out_key)
+    counted_in, counted_out = estimate_tokens(flatten(messages)), estimate_tokens(text)
     if pin is not None and pout is not None:
-        return pin, pout, False
-    return estimate_tokens(flatten(messages)), estimate_tokens(text), True
+        return max(pin, counted_in), max(pout, counted_out), False
+    return counted_in, counted_out, True
+
+
+def charged(
+    tokens_in: int, tokens_out: int, messages: Sequence[Message], max_tokens: int
+) -> tuple[int, int]:
+    """Counts clamped to the worst case the budget check assumed, so the cap
+    holds even against a server that over-reports its usage."""
+    worst_in = estimate_tokens(flatten(messages), WORST_CHARS_PER_TOKEN)
+    return min(tokens_in, max(worst_in, 1)), min(tokens_out, worst_output_tokens(max_tokens))
 
 
 @dataclass
@@ -156,7 +214,11 @@ class OpenAIBackend:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         started = time.perf_counter()
         data = post_json(
-            self.base_url.rstrip("/") + "/chat/completions", payload, headers, self.timeout
+            self.base_url.rstrip("/") + "/chat/completions",
+            payload,
+            headers,
+            self.timeout,
+            reply_limit(max_tokens),
         )
         latency = time.perf_counter() - started
         try:
@@ -201,7 +263,7 @@ class AnthropicBackend:
         base = self.base_url.rstrip("/")
         url = base + ("/messages" if base.endswith("/v1") else "/v1/messages")
         started = time.perf_counter()
-        data = post_json(url, payload, headers, self.timeout)
+        data = post_json(url, payload, headers, self.timeout, reply_limit(max_tokens))
         latency = time.perf_counter() - started
         blocks = data.get("content") if isinstance(data, dict) else None
         if not isinstance(blocks, list):
@@ -222,6 +284,8 @@ class CommandBackend:
     model: str = "command"
     timeout: float = 120.0
     name: str = "command"
+    cwd: str | None = None
+    """The working directory of the next call (a workspace), if any."""
 
     def complete(self, messages: Sequence[Message], max_tokens: int) -> Completion:
         argv = shlex.split(self.command)
@@ -229,12 +293,21 @@ class CommandBackend:
             raise BackendError("--command is empty", retryable=False)
         prompt = flatten(messages)
         started = time.perf_counter()
+        env = None
+        if self.cwd is not None:
+            import os
+
+            env = {**os.environ, "TTS_DSL_WORKSPACE": self.cwd}
         try:
             proc = subprocess.run(
                 argv,
                 input=prompt,
+                cwd=self.cwd,
+                env=env,
                 capture_output=True,
                 text=True,
+                encoding="utf-8",
+                errors="replace",  # a reply that is not UTF-8 is the reply's problem
                 timeout=self.timeout,
                 check=False,
             )
@@ -251,6 +324,15 @@ class CommandBackend:
                 f"command exited with status {proc.returncode}: {tail}", retryable=False
             )
         text = proc.stdout
+        limit = reply_limit(max_tokens)
+        if len(text) > limit:
+            raise BackendError(
+                f"the command's reply is longer than the output limit allows ({len(text):,} "
+                f"characters, limit {limit:,})",
+                retryable=False,
+                too_long=True,
+                output_tokens=estimate_tokens(text[:limit]),
+            )
         return Completion(text, estimate_tokens(prompt), estimate_tokens(text), True, latency)
 
 

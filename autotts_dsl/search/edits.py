@@ -206,6 +206,19 @@ def _bare_program(text: str) -> bool:
     return False
 
 
+def nearest_program(source: str, programs: Mapping[str, str]) -> str | None:
+    """The shown program a complete reply is closest to (line by line), so a
+    program written without `PARENT:` is credited to what it came from."""
+    mine = [ln.strip() for ln in source.splitlines() if ln.strip()]
+    best, best_ratio = None, -1.0
+    for label in sorted(programs):
+        theirs = [ln.strip() for ln in programs[label].splitlines() if ln.strip()]
+        ratio = difflib.SequenceMatcher(None, mine, theirs, autojunk=False).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = label, ratio
+    return best
+
+
 def read_reply(text: str, parents: Mapping[str, str], default_parent: str | None) -> Reply:
     """Turn a reply into a program text (or a message saying what is wrong).
 
@@ -238,7 +251,11 @@ def read_reply(text: str, parents: Mapping[str, str], default_parent: str | None
     program = _program_block(text)
     if program is not None:
         named = _PARENT.search(text)
-        parent = named.group(1) if named and named.group(1) in parents else default_parent
+        parent = (
+            named.group(1)
+            if named and named.group(1) in parents
+            else nearest_program(program, parents) or default_parent
+        )
         if program is text:  # a bare program: its leading comments are the rationale
             rationale = _leading_comment(text)
         return Reply("program", program.strip() + "\n", parent, rationale)

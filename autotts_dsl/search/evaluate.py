@@ -1,40 +1,39 @@
-"""Evaluating candidates: programs × β grid × stores, on the sweep's runner.
+"""Evaluating candidates: programs × β grid × stores × one seed chunk, on
+the executor seam, each cell recorded in the history as it arrives.
 
-Cells go through `sweep.run_sweep` (all cores, one SQLite commit per
-finished cell in the sweep cache under OUT/). Every finished cell is also
-handed to a `record` callback as it arrives, so the history has it at once;
-cells already cached (after a kill) are handed over afterwards without being
-computed again. Run-time faults are returned as failures, not raised.
+Every cell runs in a worker under a wall-clock budget (`SearchConfig.
+cell_budget`). A cell that raises (a run-time fault, a β at which the
+program does not compile) fails its program; a cell that overruns has its
+worker killed, its program failed as `timeout`, and a traced re-run in a
+fresh worker (`watchdog.py`) finds the line where the time went; the
+program's remaining cells are skipped. Failures are recorded before
+anything else happens, so `--resume` never re-enters a failed program.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..diagnostics import DiagnosticError
-from ..interpreter import ProgramRunner
-from ..parser import parse
+from ..executor import Executor
 from ..replay import registry
 from ..replay.store import ReplayStore
-from ..sweep.cache import CellMetrics, ResultCache
-from ..sweep.grid import Cell, StoreSpec, program_cells, program_spec
-from ..sweep.runner import Outcome, run_sweep
-from .history import StoreRow
+from ..runtime import EpisodeFault
+from ..sweep.grid import seeds_spec
+from .cells import CellData, CellTask, evaluate_cell_task
+from .history import History, StoreRow
+from .watchdog import TIMEOUT_CODE, Diagnosis, DiagTask, diagnose_task
 
 SC_WINDOW = 64
-"""The objective's token window ends at the cost of this many full traces."""
-
-Record = Callable[[int, float, str, CellMetrics | None, str], None]
-"""`record(program_id, beta, store_hash, metrics or None, error)`."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    id: int
-    source: str
-    label: str
+"""The `auc` objective's token window ends at the cost of this many full traces."""
+DIAGNOSIS_BUDGET = 3.0
+"""Seconds of the traced re-run after a timeout."""
+SPURIOUS_SHARE = 0.5
+"""A timeout whose traced re-run projects the whole cell under this share of
+the budget was the machine's doing (load, start-up), not the program's: the
+cell is run once more with twice the budget before anything is rejected."""
 
 
 def load_store(spec: str) -> ReplayStore:
@@ -47,9 +46,14 @@ def expand_specs(specs: Sequence[str]) -> list[str]:
 
 
 def store_row(role: str, spec: str, store: ReplayStore) -> StoreRow:
-    """A store with its objective window: one mean trace (SC@1) to 64 (SC@64)."""
+    """A store with its SC@1 floor (one mean trace: tokens and accuracy) and
+    the `auc` window (one to 64 mean traces)."""
     lengths = [sum(q.tokens) / max(1, len(q.tokens)) for q in store.questions]
     lo = max(1.0, sum(lengths) / max(1, len(lengths)))
+    shares = [
+        sum(1 for f in q.finals if f == q.gold) / max(1, len(q.finals)) for q in store.questions
+    ]
+    floor = 100 * sum(shares) / max(1, len(shares))
     # Files by absolute path, so a resumed search finds them from any directory.
     spec_text = str(Path(spec).resolve()) if Path(spec).is_file() else spec
     return StoreRow(
@@ -61,96 +65,175 @@ def store_row(role: str, spec: str, store: ReplayStore) -> StoreRow:
         lo,
         lo * SC_WINDOW,
         store.synthetic,
+        floor,
+        max((q.n_branches for q in store.questions), default=0),
     )
 
 
-def _spec(row: StoreRow) -> StoreSpec:
-    return StoreSpec(row.spec, row.name, row.content_hash, row.synthetic, row.n_questions)
+def evaluate_or_error(task: CellTask) -> CellData | str:
+    """A worker's cell: the data, or the program's own error as text (a
+    run-time fault with its line and episode, or a compile error at this β)."""
+    try:
+        return evaluate_cell_task(task)
+    except EpisodeFault as exc:
+        return (
+            f"{task.path}:{exc.span.line}:{exc.span.col}: run-time error: {exc.message} "
+            f"(store {exc.store}, question {exc.question}, seed {exc.seed}, β = {task.beta:g})"
+        )
+    except DiagnosticError as exc:
+        return f"{task.path}: does not compile at β = {task.beta:g}: {exc.render()}"
 
 
 @dataclass
 class EvalStats:
     computed: int = 0
-    cached: int = 0
     failed: int = 0
+    skipped: int = 0
     total: int = 0
-    wall_seconds: float = 0.0
+    timeouts: list[int] = field(default_factory=list)
 
 
-def cells_for(
-    programs: Sequence[Candidate],
-    betas: Sequence[float],
-    stores: Sequence[StoreRow],
-    seeds: Sequence[int],
-    skip: Iterable[tuple[int, float, str]] = (),
-) -> tuple[list[Cell], dict[str, list[tuple[int, float, str]]], dict[int, str]]:
-    """Cells still to evaluate; for each cell key the (program, β, store) it
-    stands for; and the programs that do not compile at some β (with why)."""
-    done = set(skip)
-    specs = [_spec(s) for s in stores]
-    cells: list[Cell] = []
-    owners: dict[str, list[tuple[int, float, str]]] = {}
-    broken: dict[int, str] = {}
-    for cand in programs:
-        try:
-            runner = ProgramRunner(parse(cand.source, cand.label), cand.source, cand.label)
-            spec = program_spec(runner, cand.label)
-            planned = program_cells(runner, spec, betas, {}, specs, seeds)
-        except DiagnosticError as exc:  # the checker passed it at β = 0.5 only
-            broken[cand.id] = exc.render()
-            continue
-        for cell in planned:
-            owner = (cand.id, cell.beta, cell.store.content_hash)
-            if owner in done:
-                continue
-            if cell.key not in owners:
-                cells.append(cell)
-            owners.setdefault(cell.key, []).append(owner)
-    return cells, owners, broken
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    pid: int
+    source: str
+    label: str
 
 
 def evaluate(
-    programs: Sequence[Candidate],
+    history: History,
+    executor: Executor,
+    jobs: Sequence[Job],
     betas: Sequence[float],
     stores: Sequence[StoreRow],
     seeds: Sequence[int],
-    cache: ResultCache,
-    record: Record,
     *,
-    skip: Iterable[tuple[int, float, str]] = (),
-    jobs: int = 1,
-    on_progress: Callable[[int, int], None] | None = None,
+    budget: float | None,
+    heldout: bool = False,
+    backend: str | None = None,
+    on_progress: Progress | None = None,
+    on_timeout: Callable[[int, str], None] | None = None,
 ) -> EvalStats:
-    """Evaluate every (program, β, store) not in `skip`; `record` each result.
-
-    Raises KeyboardInterrupt after recording what finished, if interrupted."""
-    cells, owners, broken = cells_for(programs, betas, stores, seeds, skip)
-    stats = EvalStats(total=len(cells), failed=len(broken))
-    for pid, why in broken.items():
+    """Evaluate every (job, β, store) cell of `seeds` not yet recorded."""
+    spec = seeds_spec(seeds)
+    done = history.cell_keys(heldout=heldout)
+    failed = set(history.failures()) if not heldout else set()
+    tasks: list[CellTask] = []
+    owner: list[int] = []
+    for job in jobs:
+        if job.pid in failed:
+            continue
         for beta in betas:
             for s in stores:
-                record(pid, beta, s.content_hash, None, why)
-    seen: set[str] = set()
-
-    def hand_over(key: str, metrics: CellMetrics | None, error: str) -> None:
-        seen.add(key)
-        for pid, beta, store_hash in owners.get(key, []):
-            record(pid, beta, store_hash, metrics, error)
-
-    def on_result(cell: Cell, outcome: Outcome, done: int, todo: int) -> None:
-        hand_over(cell.key, outcome.metrics, outcome.error or "")
-        if on_progress is not None:
-            on_progress(done, todo)
-
-    if not cells:
+                if (job.pid, float(beta), s.content_hash, spec) in done:
+                    continue
+                tasks.append(
+                    CellTask(
+                        job.source,
+                        job.label,
+                        float(beta),
+                        s.spec,
+                        s.content_hash,
+                        tuple(seeds),
+                        backend,
+                    )
+                )
+                owner.append(job.pid)
+    stats = EvalStats(total=len(tasks))
+    if not tasks:
         return stats
-    results, sweep = run_sweep(cells, cache, jobs=jobs, on_result=on_result)
-    for key, metrics in results.items():
-        if key not in seen:
-            hand_over(key, metrics, "")
-    stats.computed, stats.cached = sweep.computed, sweep.cached
-    stats.failed += sweep.failed
-    stats.wall_seconds = sweep.wall_seconds
-    if sweep.interrupted:
-        raise KeyboardInterrupt
+    sources = {j.pid: j for j in jobs}
+    dead: set[int] = set()
+    retry: list[tuple[int, CellTask]] = []
+    finished = 0
+
+    def fail(pid: int, task: CellTask, kind: str, message: str) -> None:
+        if not heldout:
+            history.add_failure(pid, task.beta, task.store_hash, spec, kind, message, replace=True)
+        dead.add(pid)
+        stats.failed += 1
+
+    def run(batch: list[tuple[int, CellTask]], limit: float | None, last: bool) -> None:
+        nonlocal finished
+        ids = [pid for pid, _ in batch]
+        of = {id(t): pid for pid, t in batch}
+        for res in executor.map_unordered(
+            evaluate_or_error,
+            [t for _, t in batch],
+            timeout=limit,
+            skip=lambda t: of[id(t)] in dead,  # a program's other cells once one failed
+        ):
+            task = res.arg
+            pid = ids[res.index]
+            finished += 1
+            if res.status == "skipped" or pid in dead:
+                stats.skipped += 1
+            elif res.status == "ok" and isinstance(res.value, CellData):
+                history.add_cell(pid, task.beta, task.store_hash, spec, res.value, heldout=heldout)
+                stats.computed += 1
+            elif res.status == "timeout":
+                # Recorded at once: a kill during the diagnosis must not let
+                # --resume run this cell again.
+                fail(
+                    pid,
+                    task,
+                    "timeout",
+                    (
+                        f"{task.path}: error[{TIMEOUT_CODE}]: the cell at β = {task.beta:g} on "
+                        f"{task.store_spec} overran its budget ({limit:g} s); diagnosing"
+                    ),
+                )
+                diag = diagnose(executor, sources[pid], task, limit or 0.0)
+                spurious = (
+                    not last
+                    and diag.projected_seconds is not None
+                    and diag.projected_seconds < SPURIOUS_SHARE * (limit or 0.0)
+                )
+                if spurious:
+                    if not heldout:
+                        history.remove_failure(pid, task.beta, task.store_hash, spec)
+                    dead.discard(pid)
+                    stats.failed -= 1
+                    retry.append((pid, task))
+                    continue
+                fail(pid, task, "timeout", diag.text)
+                stats.timeouts.append(pid)
+                if on_timeout is not None:
+                    on_timeout(pid, diag.text)
+            else:
+                kind = "error" if res.status in ("ok", "error") else res.status
+                fail(pid, task, kind, res.value if isinstance(res.value, str) else res.error)
+            if on_progress is not None:
+                on_progress(finished, len(tasks))
+
+    run(list(zip(owner, tasks, strict=True)), budget, False)
+    if retry:
+        run(retry, None if budget is None else 2 * budget, True)
     return stats
+
+
+def diagnose(executor: Executor, job: Job, task: CellTask, budget: float) -> Diagnosis:
+    """Where the time went (a traced re-run in a fresh worker, short budget)."""
+    diag = DiagTask(
+        job.source,
+        job.label,
+        task.beta,
+        task.store_spec,
+        task.seeds,
+        DIAGNOSIS_BUDGET,
+        budget,
+        len(task.seeds),
+    )
+    for res in executor.map_unordered(diagnose_task, [diag], timeout=DIAGNOSIS_BUDGET + 30):
+        if res.status == "ok" and isinstance(res.value, Diagnosis):
+            return res.value
+        return Diagnosis(
+            f"{job.label}:1:1: error[{TIMEOUT_CODE}]: evaluation overran the search's "
+            f"wall-clock budget ({budget:g} s at β = {task.beta:g}); the traced re-run "
+            f"failed too ({res.status}: {res.error.splitlines()[0] if res.error else ''})",
+            None,
+        )
+    raise AssertionError("one task, one result")  # pragma: no cover

@@ -2,11 +2,12 @@
 
 This is the only module that evaluates on held-out stores, and it runs only
 for the final pick (at the end of a search, or from `search report
---heldout`). Results go to their own table (`heldout_results`) and their own
-sweep cache (OUT/heldout.sqlite), neither of which the prompt side reads.
+--heldout`). Results go to their own table (`heldout_cells`), which nothing on the
+prompt side reads.
 
 CMC is evaluated on the search's β grid plus β = 0.5 and 1 (the reference
-points of the target), SC@64 as SC at β = 1 (`samples = round(64^β) = 64`).
+points of the target), SC on the same grid (SC@64 is SC at β = 1:
+`samples = round(64^β) = 64`).
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..sweep.cache import CellMetrics, ResultCache
+from ..executor import Executor
 from .config import SearchConfig
-from .evaluate import Candidate, evaluate
+from .evaluate import Job, evaluate
 from .history import History
 from .sources import read_seed
 from .verify import verify
 
-HELDOUT_CACHE = "heldout.sqlite"
 TARGET_BETAS = (0.5, 1.0)
 
 
@@ -54,38 +53,36 @@ def baseline_ids(history: History) -> Baselines:
 def evaluate_heldout(
     history: History,
     config: SearchConfig,
-    out_dir: Path,
+    executor: Executor,
     pick: int,
     *,
-    jobs: int = 1,
     on_progress: Callable[[int, int], None] | None = None,
+    backend: str | None = None,
 ) -> Baselines:
+    """The pick on the search's β grid, CMC on the grid plus the target
+    points, SC@64 — all on every held-out store with the held-out seeds."""
     stores = history.stores("heldout")
     base = baseline_ids(history)
     started = time.perf_counter()
 
-    def record(pid: int, beta: float, store: str, m: CellMetrics | None, err: str) -> None:
-        if m is not None:
-            history.add_heldout_result(pid, beta, store, m)
-
-    def cand(pid: int) -> Candidate:
-        return Candidate(pid, history.program(pid).source, f"p{pid}")
+    def job(pid: int) -> Job:
+        return Job(pid, history.program(pid).source, f"p{pid}")
 
     grid = tuple(sorted(set(config.betas) | set(TARGET_BETAS)))
-    plan = [([pick], config.betas), ([base.cmc], grid), ([base.sc], (1.0,))]
-    with ResultCache(out_dir / HELDOUT_CACHE) as cache:
-        for pids, betas in plan:
-            evaluate(
-                [cand(p) for p in pids],
-                betas,
-                stores,
-                config.heldout_seeds,
-                cache,
-                record,
-                skip=history.heldout_cells(),
-                jobs=jobs,
-                on_progress=on_progress,
-            )
+    plan = [([pick], config.betas), ([base.cmc], grid), ([base.sc], grid)]
+    for pids, betas in plan:
+        evaluate(
+            history,
+            executor,
+            [job(p) for p in pids],
+            betas,
+            stores,
+            config.heldout_seeds,
+            budget=config.cell_budget(len(config.heldout_seeds)),
+            heldout=True,
+            backend=backend,
+            on_progress=on_progress,
+        )
     spent = float(history.get_meta("heldout_wall") or 0.0)
     history.set_meta("heldout_wall", repr(spent + time.perf_counter() - started))
     return base

@@ -5,7 +5,9 @@ transaction (WAL mode) at the moment it is known: the configuration, the
 stores, every program (structural hash, source, parents, round, proposer,
 rationale), every rejected proposal with its diagnostics, each round's
 candidates (recorded before any of them is evaluated), every evaluated cell
-(β × store), every LLM call (recorded as `pending` before it is sent, with
+(β × store × seed chunk, with per-seed and per-question sums), every
+timeout or run-time failure, every screening and promotion decision with
+the paired gain and its interval, every LLM call (recorded as `pending` before it is sent, with
 its reply, tokens, $ and latency once it returns), held-out results and the
 final pick. Killing the process at any moment therefore loses at most the
 work in flight, and `--resume` reads back exactly where it stopped.
@@ -17,6 +19,7 @@ feeds prompts) never queries it.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -25,18 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sweep.cache import CellMetrics
-from .objective import CurvePoint
+from .cells import CellData
+from .curves import Floor
+from .stats import Gain
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stores (
     role TEXT NOT NULL, spec TEXT NOT NULL, name TEXT NOT NULL, content_hash TEXT NOT NULL,
     n_questions INTEGER NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL, synthetic INTEGER NOT NULL,
-    PRIMARY KEY (role, spec));
+    floor_accuracy REAL NOT NULL, n_branches INTEGER NOT NULL, PRIMARY KEY (role, spec));
 CREATE TABLE IF NOT EXISTS programs (
     id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, source TEXT NOT NULL,
     parents TEXT NOT NULL, round INTEGER NOT NULL, slot INTEGER NOT NULL,
@@ -48,12 +52,23 @@ CREATE TABLE IF NOT EXISTS rejected (
     round INTEGER NOT NULL, slot INTEGER NOT NULL, attempt INTEGER NOT NULL,
     kind TEXT NOT NULL, source TEXT NOT NULL, diagnostics TEXT NOT NULL, codes TEXT NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (round, slot, attempt));
-CREATE TABLE IF NOT EXISTS results (
+CREATE TABLE IF NOT EXISTS cells (
     program_id INTEGER NOT NULL, beta REAL NOT NULL, store_hash TEXT NOT NULL,
-    metrics TEXT NOT NULL, PRIMARY KEY (program_id, beta, store_hash));
+    seeds TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (program_id, beta, store_hash, seeds));
 CREATE TABLE IF NOT EXISTS failures (
     program_id INTEGER NOT NULL, beta REAL NOT NULL, store_hash TEXT NOT NULL,
-    message TEXT NOT NULL, PRIMARY KEY (program_id, beta, store_hash));
+    seeds TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
+    PRIMARY KEY (program_id, beta, store_hash, seeds));
+CREATE TABLE IF NOT EXISTS decisions (
+    program_id INTEGER NOT NULL, stage TEXT NOT NULL, verdict TEXT NOT NULL,
+    detail TEXT NOT NULL, PRIMARY KEY (program_id, stage));
+CREATE TABLE IF NOT EXISTS stats (
+    program_id INTEGER NOT NULL, other_id INTEGER NOT NULL, level TEXT NOT NULL,
+    gain REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL, n_boot INTEGER NOT NULL,
+    PRIMARY KEY (program_id, other_id, level));
+CREATE TABLE IF NOT EXISTS tuner (
+    round INTEGER NOT NULL, slot INTEGER NOT NULL, target_id INTEGER NOT NULL,
+    x TEXT NOT NULL, PRIMARY KEY (round, slot));
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY, round INTEGER NOT NULL, slot INTEGER NOT NULL,
     attempt INTEGER NOT NULL, status TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL,
@@ -63,17 +78,26 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE TABLE IF NOT EXISTS rounds (
     round INTEGER PRIMARY KEY, status TEXT NOT NULL, prompt TEXT NOT NULL,
     started REAL NOT NULL, finished REAL, wall_seconds REAL NOT NULL, summary TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS heldout_results (
+CREATE TABLE IF NOT EXISTS heldout_cells (
     program_id INTEGER NOT NULL, beta REAL NOT NULL, store_hash TEXT NOT NULL,
-    metrics TEXT NOT NULL, PRIMARY KEY (program_id, beta, store_hash));
+    seeds TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (program_id, beta, store_hash, seeds));
 CREATE TABLE IF NOT EXISTS final (
     id INTEGER PRIMARY KEY CHECK (id = 1), program_id INTEGER NOT NULL,
-    objective REAL NOT NULL, created REAL NOT NULL);
+    objective REAL NOT NULL, created REAL NOT NULL, note TEXT NOT NULL);
 """
 
 
 class HistoryError(Exception):
     """The history file cannot be opened, or is not a search history."""
+
+
+def clean(text: str) -> str:
+    """`text` as valid UTF-8: a lone UTF-16 surrogate (which a JSON reply can
+    carry) becomes U+FFFD instead of failing the SQLite write."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,14 @@ class StoreRow:
     lo: float
     hi: float
     synthetic: bool
+    floor_accuracy: float = 0.0
+    """SC@1 accuracy (percent): the mean share of correct final answers."""
+    n_branches: int = 0
+    """The most traces any question has."""
+
+    @property
+    def floor(self) -> Floor:
+        return Floor(self.lo, self.floor_accuracy)
 
 
 @dataclass(frozen=True)
@@ -160,13 +192,30 @@ class RoundRow:
     summary: dict[str, Any]
 
 
-Curves = dict[int, dict[str, list[CurvePoint]]]
-"""program id -> store content hash -> points by rising β."""
+ProgramCells = dict[str, dict[float, dict[str, CellData]]]
+"""store content hash -> β -> seeds text -> the cell."""
 
 
-def _point(beta: float, metrics: str) -> CurvePoint:
-    m = CellMetrics.from_json(metrics)
-    return CurvePoint(beta, m.accuracy, float(m.avg_tokens), float(m.avg_seq_tokens))
+@dataclass(frozen=True)
+class FailureRow:
+    program_id: int
+    beta: float
+    store_hash: str
+    seeds: str
+    kind: str
+    """error (a run-time fault) | timeout (the cell overran its budget) |
+    died (its worker crashed) | gate (it could not be compiled at this β)"""
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    program_id: int
+    stage: str
+    """screen | full"""
+    verdict: str
+    """screen: promoted | dropped | degenerate; full: kept | degenerate"""
+    detail: str
 
 
 class History:
@@ -174,6 +223,7 @@ class History:
 
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
         self.path = Path(path)
+        self._cells_cache: dict[bool, dict[int, ProgramCells]] = {}
         if not create and not self.path.is_file():
             raise HistoryError(f"{self.path}: no search history here")
         try:
@@ -231,7 +281,7 @@ class History:
     def add_store(self, row: StoreRow) -> None:
         with self.tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.role,
                     row.spec,
@@ -241,6 +291,8 @@ class History:
                     row.lo,
                     row.hi,
                     int(row.synthetic),
+                    row.floor_accuracy,
+                    row.n_branches,
                 ),
             )
 
@@ -248,7 +300,9 @@ class History:
         rows = self._db.execute(
             "SELECT * FROM stores WHERE role=? ORDER BY rowid", (role,)
         ).fetchall()
-        return [StoreRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+        return [
+            StoreRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9]) for r in rows
+        ]
 
     # -- programs ------------------------------------------------------------
 
@@ -278,13 +332,13 @@ class History:
                 "rationale, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     digest,
-                    name,
-                    source,
+                    clean(name),
+                    clean(source),
                     json.dumps(list(parents)),
                     round_no,
                     slot,
                     proposer,
-                    rationale,
+                    clean(rationale),
                     time.time(),
                 ),
             )
@@ -312,7 +366,7 @@ class History:
         with self.tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO candidates VALUES (?, ?, ?, ?, ?)",
-                (round_no, slot, status, program_id, note),
+                (round_no, slot, status, program_id, clean(note)),
             )
 
     def candidates(self, round_no: int | None = None) -> list[CandidateRow]:
@@ -342,8 +396,8 @@ class History:
                     slot,
                     attempt,
                     kind,
-                    source,
-                    diagnostics,
+                    clean(source),
+                    clean(diagnostics),
                     json.dumps(list(codes)),
                     time.time(),
                 ),
@@ -360,70 +414,128 @@ class History:
             RejectedRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6]))) for r in rows
         ]
 
-    # -- search results ------------------------------------------------------
+    # -- evaluated cells ---------------------------------------------------------
 
-    def add_result(self, pid: int, beta: float, store_hash: str, metrics: CellMetrics) -> None:
+    def add_cell(
+        self,
+        pid: int,
+        beta: float,
+        store_hash: str,
+        seeds: str,
+        data: CellData,
+        *,
+        heldout: bool = False,
+    ) -> None:
+        table = "heldout_cells" if heldout else "cells"
         with self.tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)",
-                (pid, float(beta), store_hash, metrics.to_json()),
+                f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?, ?)",
+                (pid, float(beta), store_hash, seeds, data.to_json()),
             )
+        cached = self._cells_cache.get(heldout)
+        if cached is not None:
+            row = cached.setdefault(pid, {}).setdefault(store_hash, {}).setdefault(float(beta), {})
+            row.setdefault(seeds, data)
 
-    def result_cells(self) -> set[tuple[int, float, str]]:
-        rows = self._db.execute("SELECT program_id, beta, store_hash FROM results").fetchall()
-        return {(int(r[0]), float(r[1]), str(r[2])) for r in rows}
+    def cell_keys(self, *, heldout: bool = False) -> set[tuple[int, float, str, str]]:
+        table = "heldout_cells" if heldout else "cells"
+        rows = self._db.execute(f"SELECT program_id, beta, store_hash, seeds FROM {table}")
+        return {(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in rows.fetchall()}
 
-    def curves(self, table: str = "results") -> Curves:
-        if table not in ("results", "heldout_results"):
-            raise ValueError(table)
+    def cells(self, *, heldout: bool = False) -> dict[int, ProgramCells]:
+        """program id -> store -> β -> seeds text -> cell. Read once, then kept
+        up to date by `add_cell` (this process is the only writer); callers
+        must not modify it."""
+        cached = self._cells_cache.get(heldout)
+        if cached is not None:
+            return cached
+        table = "heldout_cells" if heldout else "cells"
         rows = self._db.execute(
-            f"SELECT program_id, beta, store_hash, metrics FROM {table} "
-            "ORDER BY program_id, store_hash, beta"
+            f"SELECT program_id, beta, store_hash, seeds, data FROM {table} "
+            "ORDER BY program_id, store_hash, beta, seeds"
         ).fetchall()
-        out: Curves = {}
-        for pid, beta, store, metrics in rows:
-            out.setdefault(int(pid), {}).setdefault(str(store), []).append(
-                _point(float(beta), metrics)
-            )
+        out: dict[int, ProgramCells] = {}
+        for pid, beta, store, seeds, data in rows:
+            out.setdefault(int(pid), {}).setdefault(str(store), {}).setdefault(float(beta), {})[
+                str(seeds)
+            ] = CellData.from_json(data)
+        self._cells_cache[heldout] = out
         return out
 
-    def add_failure(self, pid: int, beta: float, store_hash: str, message: str) -> None:
+    def add_failure(
+        self,
+        pid: int,
+        beta: float,
+        store_hash: str,
+        seeds: str,
+        kind: str,
+        message: str,
+        *,
+        replace: bool = False,
+    ) -> None:
+        verb = "REPLACE" if replace else "IGNORE"
         with self.tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO failures VALUES (?, ?, ?, ?)",
-                (pid, float(beta), store_hash, message),
+                f"INSERT OR {verb} INTO failures VALUES (?, ?, ?, ?, ?, ?)",
+                (pid, float(beta), store_hash, seeds, kind, clean(message)),
             )
+
+    def remove_failure(self, pid: int, beta: float, store_hash: str, seeds: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "DELETE FROM failures WHERE program_id=? AND beta=? AND store_hash=? AND seeds=?",
+                (pid, float(beta), store_hash, seeds),
+            )
+
+    def failure_rows(self) -> list[FailureRow]:
+        rows = self._db.execute(
+            "SELECT * FROM failures ORDER BY program_id, beta, store_hash, seeds"
+        ).fetchall()
+        return [FailureRow(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     def failures(self) -> dict[int, str]:
-        """program id -> the first failure message."""
-        rows = self._db.execute(
-            "SELECT program_id, message FROM failures ORDER BY program_id, beta"
-        ).fetchall()
+        """program id -> the first failure message (timeouts first)."""
         out: dict[int, str] = {}
-        for pid, msg in rows:
-            out.setdefault(int(pid), str(msg))
+        for f in sorted(self.failure_rows(), key=lambda f: (f.kind != "timeout", f.beta)):
+            out.setdefault(f.program_id, f.message)
         return out
 
-    def failure_cells(self) -> set[tuple[int, float, str]]:
-        rows = self._db.execute("SELECT program_id, beta, store_hash FROM failures").fetchall()
-        return {(int(r[0]), float(r[1]), str(r[2])) for r in rows}
+    # -- decisions and statistics ------------------------------------------------
 
-    # -- held-out results (never read by view.py) ------------------------------
-
-    def add_heldout_result(
-        self, pid: int, beta: float, store_hash: str, metrics: CellMetrics
-    ) -> None:
+    def set_decision(self, pid: int, stage: str, verdict: str, detail: str) -> None:
         with self.tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO heldout_results VALUES (?, ?, ?, ?)",
-                (pid, float(beta), store_hash, metrics.to_json()),
+                "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?)",
+                (pid, stage, verdict, clean(detail)),
             )
 
-    def heldout_cells(self) -> set[tuple[int, float, str]]:
-        rows = self._db.execute(
-            "SELECT program_id, beta, store_hash FROM heldout_results"
-        ).fetchall()
-        return {(int(r[0]), float(r[1]), str(r[2])) for r in rows}
+    def decisions(self) -> dict[tuple[int, str], Decision]:
+        rows = self._db.execute("SELECT * FROM decisions").fetchall()
+        return {(int(r[0]), str(r[1])): Decision(int(r[0]), r[1], r[2], r[3]) for r in rows}
+
+    def set_stat(self, pid: int, other: int, level: str, gain: Gain) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (pid, other, level, gain.gain, gain.lo, gain.hi, gain.n_boot),
+            )
+
+    def stats(self) -> dict[tuple[int, int, str], Gain]:
+        rows = self._db.execute("SELECT * FROM stats").fetchall()
+        return {(int(r[0]), int(r[1]), str(r[2])): Gain(r[3], r[4], r[5], r[6]) for r in rows}
+
+    # -- the schedule tuner's trail ------------------------------------------------
+
+    def add_tuner_point(self, round_no: int, slot: int, target: int, x: Sequence[float]) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO tuner VALUES (?, ?, ?, ?)",
+                (round_no, slot, target, json.dumps([float(v) for v in x])),
+            )
+
+    def tuner_points(self) -> list[tuple[int, int, int, tuple[float, ...]]]:
+        rows = self._db.execute("SELECT * FROM tuner ORDER BY round, slot").fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2]), tuple(json.loads(r[3]))) for r in rows]
 
     # -- LLM calls -------------------------------------------------------------
 
@@ -449,10 +561,11 @@ class History:
         )
 
     def answered_call(self, round_no: int, slot: int, attempt: int) -> CallRow | None:
-        """The recorded outcome (`ok` or `error`) of a call, if any."""
+        """The recorded reply of a call, if one arrived (`ok`). A call that
+        failed (`error`) is sent again: an outage must not cost a slot."""
         row = self._db.execute(
             "SELECT * FROM calls WHERE round=? AND slot=? AND attempt=? "
-            "AND status IN ('ok', 'error') ORDER BY id DESC LIMIT 1",
+            "AND status = 'ok' ORDER BY id DESC LIMIT 1",
             (round_no, slot, attempt),
         ).fetchone()
         return None if row is None else self._call(row)
@@ -471,7 +584,7 @@ class History:
                 "INSERT INTO calls (round, slot, attempt, status, backend, model, messages, reply, "
                 "input_tokens, output_tokens, estimated, usd, latency, tries, error, created) "
                 "VALUES (?, ?, ?, 'pending', ?, ?, ?, '', 0, 0, 0, 0, 0, 0, '', ?)",
-                (round_no, slot, attempt, backend, model, messages, time.time()),
+                (round_no, slot, attempt, backend, model, clean(messages), time.time()),
             )
             return int(cur.lastrowid or 0)
 
@@ -495,14 +608,14 @@ class History:
                 "estimated=?, usd=?, latency=?, tries=?, error=? WHERE id=?",
                 (
                     status,
-                    reply,
+                    clean(reply),
                     input_tokens,
                     output_tokens,
                     int(estimated),
                     usd,
                     latency,
                     tries,
-                    error,
+                    clean(error),
                     call_id,
                 ),
             )
@@ -518,7 +631,7 @@ class History:
         with self.tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO rounds VALUES (?, 'proposing', ?, ?, NULL, 0, '{}')",
-                (round_no, prompt, time.time()),
+                (round_no, clean(prompt), time.time()),
             )
 
     def set_round_status(
@@ -549,12 +662,17 @@ class History:
 
     # -- final pick --------------------------------------------------------------
 
-    def set_final(self, pid: int, objective: float) -> None:
+    def set_final(self, pid: int, objective: float, note: str = "") -> None:
         with self.tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO final VALUES (1, ?, ?, ?)", (pid, objective, time.time())
+                "INSERT OR REPLACE INTO final VALUES (1, ?, ?, ?, ?)",
+                (pid, objective, time.time(), clean(note)),
             )
 
     def final(self) -> tuple[int, float] | None:
         row = self._db.execute("SELECT program_id, objective FROM final").fetchone()
         return None if row is None else (int(row[0]), float(row[1]))
+
+    def final_note(self) -> str:
+        row = self._db.execute("SELECT note FROM final").fetchone()
+        return "" if row is None else str(row[0])

@@ -30,12 +30,14 @@ from .backends import (
     CommandBackend,
     Message,
     OpenAIBackend,
+    charged,
     complete_with_retries,
     flatten,
+    worst_output_tokens,
 )
 from .config import SearchConfig
 from .edits import read_reply
-from .history import History, ProgramRow
+from .history import History, ProgramRow, clean
 from .offline import Proposed, Rejection
 from .pricing import (
     WORST_CASE_CHARS_PER_TOKEN,
@@ -56,6 +58,17 @@ REPAIR_CHECK = (
     "Your program does not pass the checker, so it was not evaluated. The checker says:\n\n"
     "{diagnostics}\n\nFix every error and reply with the corrected complete program in one "
     "```tts fenced block."
+)
+REPAIR_GATE = (
+    "Your program passes the checker but not the search's own gate, so it was not evaluated:\n\n"
+    "{diagnostics}\n\nFix it and reply with the corrected complete program in one ```tts "
+    "fenced block."
+)
+TOO_LONG_REPLY = "\x00too-long"
+"""Recorded as the reply of a call whose reply outgrew the output limit."""
+REPAIR_TOO_LONG = (
+    "Your reply was longer than the output limit allows, so it was cut off unread. Reply "
+    "again, shorter: a few sentences and one program (or SEARCH/REPLACE edits)."
 )
 REPAIR_DUPLICATE = (
     "That program is identical (up to layout and comments) to {label}, which is already "
@@ -103,6 +116,36 @@ def make_backend(config: SearchConfig, grammar_text: str | None = None) -> Backe
     )
 
 
+REPLY_EXCERPT_NOTE = "\n[... the rest of the reply is not repeated here]"
+
+
+def repair_messages(
+    first: list[Message], reply: str, feedback: str, max_chars: int
+) -> list[Message]:
+    """The conversation of a repair: the first turn, the failed reply and the
+    feedback — only the latest attempt, cut so the whole request (as
+    `flatten` counts it) stays within `max_chars`: a 2 MB reply is not sent
+    back."""
+
+    def build(excerpt: str, fb: str) -> list[Message]:
+        return [*first, Message("assistant", excerpt), Message("user", fb)]
+
+    def cut(text: str, room: int) -> str:
+        if len(text) <= room:
+            return text
+        return text[: max(0, room - len(REPLY_EXCERPT_NOTE))] + REPLY_EXCERPT_NOTE
+
+    over = len(flatten(build(reply, feedback))) - max_chars
+    if over <= 0:
+        return build(reply, feedback)
+    fb = (
+        cut(feedback, max(400, len(feedback) - over // 2 - 1)) if len(feedback) > 2000 else feedback
+    )
+    over = len(flatten(build(reply, fb))) - max_chars
+    excerpt = cut(reply, max(200, len(reply) - over))
+    return build(excerpt, fb)
+
+
 @dataclass
 class SlotResult:
     status: str
@@ -115,6 +158,7 @@ class SlotResult:
 @dataclass(frozen=True)
 class _Failure:
     error: str
+    too_long: bool = False
 
 
 class LLMProposer:
@@ -133,6 +177,8 @@ class LLMProposer:
         self.config = config
         self.prices = prices
         self.budget = Budget(config.budget_usd, history.spent_usd())
+        self.gate: Callable[..., tuple[str, str, tuple[str, ...]] | None] | None = None
+        """The search's gate after the checker (caps, smoke run); set by the loop."""
         self._sleep = sleep
         self._say = on_event or (lambda _msg: None)
         if prices.lookup(backend.model) is None:
@@ -157,7 +203,8 @@ class LLMProposer:
 
     def worst_case(self, messages: list[Message]) -> float:
         tokens = estimate_tokens(flatten(messages), WORST_CASE_CHARS_PER_TOKEN)
-        return self.prices.cost(self.backend.model, tokens, self.config.max_tokens)
+        out = worst_output_tokens(self.config.max_tokens)
+        return self.prices.cost(self.backend.model, tokens, out)
 
     def affordable(self, prompt: str) -> bool:
         try:
@@ -171,7 +218,7 @@ class LLMProposer:
     ) -> str | _Failure:
         done = self.history.answered_call(round_no, slot, attempt)
         if done is not None:  # replay after --resume: never pay twice
-            return done.reply if done.status == "ok" else _Failure(done.error)
+            return done.reply
         self.budget.check(self.worst_case(messages))
         call_id = self.history.begin_call(
             round_no,
@@ -199,22 +246,40 @@ class LLMProposer:
                 on_retry=on_retry,
             )
         except BackendError as exc:
-            self.history.finish_call(call_id, "error", error=str(exc), tries=tries + 1)
-            return _Failure(str(exc))
-        usd = self.prices.cost(self.backend.model, got.input_tokens, got.output_tokens)
+            # Charge what may have been billed: the prompt, and what arrived.
+            tokens_in = estimate_tokens(flatten(messages))
+            usd = self.prices.cost(self.backend.model, tokens_in, exc.output_tokens)
+            self.budget.add(usd)
+            # A reply that outgrew the limit is the model's doing: it counts as
+            # answered (never sent again); any other failure is sent again on
+            # --resume.
+            self.history.finish_call(
+                call_id,
+                "ok" if exc.too_long else "error",
+                error=str(exc),
+                tries=tries + 1,
+                usd=usd,
+                input_tokens=tokens_in,
+                output_tokens=exc.output_tokens,
+                estimated=True,
+                reply=TOO_LONG_REPLY if exc.too_long else "",
+            )
+            return TOO_LONG_REPLY if exc.too_long else _Failure(str(exc))
+        tin, tout = charged(got.input_tokens, got.output_tokens, messages, self.config.max_tokens)
+        usd = self.prices.cost(self.backend.model, tin, tout)
         self.budget.add(usd)
         self.history.finish_call(
             call_id,
             "ok",
             reply=got.text,
-            input_tokens=got.input_tokens,
-            output_tokens=got.output_tokens,
+            input_tokens=tin,
+            output_tokens=tout,
             estimated=got.estimated,
             usd=usd,
             latency=got.latency,
             tries=got.tries,
         )
-        return got.text
+        return clean(got.text)
 
     def run_slot(
         self,
@@ -236,9 +301,19 @@ class LLMProposer:
                 result.status, result.note = "budget", str(exc)
                 return result
             if isinstance(text, _Failure):
-                result.rejections.append(Rejection(slot, attempt, "backend", "", text.error, ()))
+                # An outage is not the proposal's fault: the slot stays open.
                 result.status, result.note = "backend-error", text.error
                 return result
+            if text == TOO_LONG_REPLY:
+                result.rejections.append(
+                    Rejection(
+                        slot, attempt, "too-long", "", "the reply outgrew the output limit", ()
+                    )
+                )
+                messages = repair_messages(
+                    messages[:2], "(reply cut off)", REPAIR_TOO_LONG, self.config.max_prompt_chars
+                )
+                continue
             reply = read_reply(text, sources, default_parent)
             if reply.source is None:
                 feedback = reply.message
@@ -246,9 +321,13 @@ class LLMProposer:
                     Rejection(slot, attempt, reply.kind, text[:20_000], reply.message, ())
                 )
             else:
-                verdict = verify(reply.source, f"<round {round_no} proposal {slot + 1}>")
+                path = f"<round {round_no} proposal {slot + 1}>"
+                verdict = verify(reply.source, path)
                 twin = known(verdict.hash) if verdict.ok else None
-                if verdict.ok and twin is None:
+                gated = None
+                if verdict.ok and twin is None and self.gate is not None:
+                    gated = self.gate(reply.source, path, verdict.program)
+                if verdict.ok and twin is None and gated is None:
                     row = parents.get(reply.parent) if reply.parent is not None else None
                     parent_ids = (row.id,) if row is not None else ()
                     name = verdict.program.name if verdict.program else "?"
@@ -259,7 +338,10 @@ class LLMProposer:
                     )
                     return result
                 codes: tuple[str, ...] = ()
-                if twin is not None:
+                if gated is not None:
+                    kind, diag, codes = gated
+                    feedback = REPAIR_GATE.format(diagnostics=diag)
+                elif twin is not None:
                     feedback = REPAIR_DUPLICATE.format(label=twin.label)
                     kind, diag = "duplicate", f"identical to {twin.label}"
                 else:
@@ -267,6 +349,6 @@ class LLMProposer:
                     kind = "check" if verdict.program is not None else "syntax"
                     diag, codes = verdict.diagnostics, verdict.codes
                 result.rejections.append(Rejection(slot, attempt, kind, reply.source, diag, codes))
-            messages += [Message("assistant", text), Message("user", feedback)]
+            messages = repair_messages(messages[:2], text, feedback, self.config.max_prompt_chars)
         result.note = f"no acceptable program after {1 + self.config.repairs} tries"
         return result

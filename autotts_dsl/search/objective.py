@@ -1,7 +1,20 @@
 """Scoring a program's β sweep on the search stores.
 
 A program's result on one store is a curve: one (tokens, accuracy) point per
-β. The default objective, `auc`, is the area under the *achievable*
+β. The default objective, `ref:cmc`, compares that curve with a reference
+controller's curve on the same stores and seeds (CMC by default): at each of
+the reference's β points, the accuracy the candidate achieves with the
+reference's tokens minus the reference's accuracy there, in percentage
+points, averaged over the reference's points and over stores (so the score
+lives on the reference's own token range, and the reference scores exactly
+0). Curves are read as a user can run them (`curves.py`: the upper envelope,
+interpolated in log tokens, never below one full trace's accuracy once a
+budget affords one trace). `ref-tokens:NAME` scores the other way round: the
+mean log2 of (reference tokens / tokens the candidate needs for the
+reference's accuracy), with a point the candidate never reaches counted as
+needing twice its most expensive point.
+
+Older objectives stay available. `auc` is the area under the *achievable*
 accuracy-vs-log-tokens curve: at a budget of t tokens a user can run the
 best β that costs at most t, so accuracy(t) = max accuracy over points with
 tokens <= t (0 below the cheapest point). The area is taken over a fixed
@@ -12,6 +25,10 @@ Points at or beyond the window's right edge do not count. `auc:A-B` takes
 the window from A to B full traces instead (e.g. `auc:8-32` scores the
 middle of the budget range only).
 
+It scores 0 below a program's cheapest point, which ranks cheap
+specialists (ASC) above CMC on AIME24 although held-out says otherwise —
+hence the default above.
+
 Other objectives: `max-acc` (the best mean accuracy over β) and
 `budget:N` (the best mean accuracy among β points whose mean tokens are at
 most N).
@@ -21,7 +38,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .curves import Floor, accuracy_at, envelope, tokens_for
+
+DEFAULT_OBJECTIVE = "ref:cmc"
+UNREACHED_FACTOR = 2.0
+"""`ref-tokens`: a reference accuracy the candidate never reaches counts as
+needing this many times the candidate's most expensive point."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +115,76 @@ def mean_curve(per_store: Mapping[str, Sequence[CurvePoint]]) -> list[CurvePoint
 
 
 @dataclass(frozen=True)
+class ScoreContext:
+    """What scoring needs besides the program's own curves, per store
+    content hash: the auc windows, SC@1 floors, and the reference's curves
+    (same stores, same seeds) for the `ref` objectives."""
+
+    windows: Mapping[str, Window]
+    floors: Mapping[str, Floor] = field(default_factory=dict)
+    reference: Mapping[str, Sequence[CurvePoint]] | None = None
+
+
+@dataclass(frozen=True)
+class PointGap:
+    """One reference point against a candidate's curve on one store."""
+
+    store: str
+    beta: float
+    ref_tokens: float
+    ref_accuracy: float
+    accuracy: float
+    """The candidate's achievable accuracy at the reference's tokens."""
+    tokens_needed: float | None
+    """Tokens the candidate needs for the reference's accuracy (None: never)."""
+
+
+def _pts(points: Sequence[CurvePoint]) -> list[tuple[float, float]]:
+    return [(p.tokens, p.accuracy) for p in points]
+
+
+def point_gaps(
+    per_store: Mapping[str, Sequence[CurvePoint]],
+    reference: Mapping[str, Sequence[CurvePoint]],
+    floors: Mapping[str, Floor],
+    *,
+    tokens: bool = True,
+) -> list[PointGap]:
+    """Every reference point on every store the candidate has, compared
+    (`tokens`: also the tokens the candidate needs for each)."""
+    out = []
+    for s, pts in per_store.items():
+        ref = reference.get(s)
+        if not ref:
+            continue
+        floor = floors.get(s)
+        env, renv = envelope(_pts(pts)), envelope(_pts(ref))
+        for p in ref:
+            if p.tokens <= 0:
+                continue
+            ref_acc = accuracy_at(renv, p.tokens, floor)
+            out.append(
+                PointGap(
+                    s,
+                    p.beta,
+                    p.tokens,
+                    ref_acc,
+                    accuracy_at(env, p.tokens, floor),
+                    tokens_for(env, ref_acc, floor) if tokens else None,
+                )
+            )
+    return out
+
+
+def _token_gain(gap: PointGap, per_store: Mapping[str, Sequence[CurvePoint]]) -> float:
+    need = gap.tokens_needed
+    if need is None:
+        top = max((p.tokens for p in per_store[gap.store]), default=gap.ref_tokens)
+        need = max(top, gap.ref_tokens) * UNREACHED_FACTOR
+    return math.log2(gap.ref_tokens / max(need, 1.0))
+
+
+@dataclass(frozen=True)
 class Objective:
     """A named score (higher is better) of a program's curves."""
 
@@ -99,18 +193,37 @@ class Objective:
     budget: float = 0.0
     traces: tuple[float, float] = (1.0, 64.0)
     """`auc`: the window, in full traces (SC@A to SC@B)."""
+    reference: str = ""
+    """`ref`, `ref-tokens`: the reference program (a stdlib name or a file)."""
 
-    def score(
-        self, per_store: Mapping[str, Sequence[CurvePoint]], windows: Mapping[str, Window]
-    ) -> float:
+    @property
+    def needs_reference(self) -> bool:
+        return self.kind in ("ref", "ref-tokens")
+
+    def score(self, per_store: Mapping[str, Sequence[CurvePoint]], ctx: ScoreContext) -> float:
         if not per_store:
             return 0.0
+        if self.needs_reference:
+            if ctx.reference is None:
+                raise ObjectiveError(f"{self.name}: the reference has no results yet")
+            gaps = point_gaps(
+                per_store, ctx.reference, ctx.floors, tokens=self.kind == "ref-tokens"
+            )
+            if not gaps:
+                return 0.0
+            by_store: dict[str, list[float]] = {}
+            for g in gaps:
+                value = (
+                    g.accuracy - g.ref_accuracy if self.kind == "ref" else _token_gain(g, per_store)
+                )
+                by_store.setdefault(g.store, []).append(value)
+            return sum(sum(v) / len(v) for v in by_store.values()) / len(by_store)
         if self.kind == "auc":
             a, b = self.traces
             areas = [
                 staircase_auc(
                     [(p.tokens, p.accuracy) for p in pts],
-                    Window(windows[s].lo * a, windows[s].lo * b),
+                    Window(ctx.windows[s].lo * a, ctx.windows[s].lo * b),
                 )
                 for s, pts in per_store.items()
             ]
@@ -122,7 +235,30 @@ class Objective:
         return max(fits, default=0.0)
 
     @property
+    def unit(self) -> str:
+        if self.kind == "ref":
+            return "points"
+        if self.kind == "ref-tokens":
+            return "log2 tokens"
+        return "%"
+
+    @property
     def description(self) -> str:
+        if self.kind == "ref":
+            return (
+                f"accuracy gained over {self.reference} at {self.reference}'s own token levels: "
+                f"at each β point of {self.reference}, the accuracy this program achieves with "
+                f"that many tokens (its curve interpolated in log tokens) minus "
+                f"{self.reference}'s accuracy, in percentage points, averaged over the points "
+                f"and the search stores; {self.reference} itself scores 0, higher is better"
+            )
+        if self.kind == "ref-tokens":
+            return (
+                f"tokens saved against {self.reference} at {self.reference}'s accuracy levels: "
+                f"mean log2 of ({self.reference}'s tokens / the tokens this program needs for "
+                f"the same accuracy); 1 means half the tokens; an accuracy never reached counts "
+                f"as twice this program's most expensive point"
+            )
         if self.kind == "auc":
             a, b = self.traces
             return (
@@ -136,11 +272,15 @@ class Objective:
         return f"best mean accuracy among β points costing at most {self.budget:,.0f} tokens"
 
 
-OBJECTIVE_NAMES = ("auc", "auc:A-B", "max-acc", "budget:N")
+OBJECTIVE_NAMES = ("ref:NAME", "ref-tokens:NAME", "auc", "auc:A-B", "max-acc", "budget:N")
 
 
 def parse_objective(text: str) -> Objective:
     spec = text.strip()
+    for kind in ("ref-tokens", "ref"):
+        if spec == kind or spec.startswith(kind + ":"):
+            ref = spec[len(kind) + 1 :].strip() or "cmc"
+            return Objective(f"{kind}:{ref}", kind, reference=ref)
     if spec in ("auc", "max-acc"):
         return Objective(spec, spec)
     if spec.startswith("auc:"):

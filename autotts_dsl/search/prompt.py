@@ -150,21 +150,58 @@ def sweep_table(view: SearchView, prog: ProgramView) -> str:
     return "\n".join(lines)
 
 
-def program_block(view: SearchView, prog: ProgramView) -> str:
-    origin = "seed" if prog.proposer == "seed" else f"round {prog.round}, {prog.proposer}"
+def strip_header(source: str) -> str:
+    """The program without its leading comment block (inspirations repeat
+    their header otherwise; the text before `controller` says nothing the
+    table does not)."""
+    lines = source.splitlines()
+    k = 0
+    while k < len(lines) and (not lines[k].strip() or lines[k].lstrip().startswith("#")):
+        k += 1
+    return "\n".join(lines[k:])
+
+
+def _score(view: SearchView, prog: ProgramView) -> str:
+    text = f"score {prog.objective:+.2f}" if view.unit else f"score {prog.objective:.2f}"
+    if prog.vs_reference is not None and view.reference:
+        text += f"; vs {view.reference}: {prog.vs_reference.text(view.unit)}"
+    if prog.vs_parent is not None and prog.parents:
+        text += f"; vs {prog.parents[0]}: {prog.vs_parent.text(view.unit)}"
+    return text
+
+
+def program_block(view: SearchView, prog: ProgramView, *, strip: bool = False) -> str:
+    origin = (
+        "seed" if prog.proposer in ("seed", "reference") else f"round {prog.round}, {prog.proposer}"
+    )
     parents = f", from {', '.join(prog.parents)}" if prog.parents else ""
     change = f"\nChange: {prog.rationale}" if prog.rationale else ""
+    source = strip_header(prog.source) if strip else prog.source
     return (
-        f"## {prog.label}: {prog.name} ({origin}{parents}); score {prog.objective:.2f}{change}\n"
-        f"```tts\n{prog.source.rstrip()}\n```\n{sweep_table(view, prog)}"
+        f"## {prog.label}: {prog.name} ({origin}{parents}); {_score(view, prog)}{change}\n"
+        f"```tts\n{source.rstrip()}\n```\n{sweep_table(view, prog)}"
     )
+
+
+def diverse(others: Sequence[ProgramView]) -> list[ProgramView]:
+    """Inspirations: the best program of each behaviour niche first, then the
+    rest — unlike programs before near-copies."""
+    seen: set[tuple[int, int]] = set()
+    first: list[ProgramView] = []
+    rest: list[ProgramView] = []
+    for p in others:
+        (rest if p.niche in seen else first).append(p)
+        seen.add(p.niche)
+    return first + rest
 
 
 def _tried(view: SearchView) -> str:
     lines = []
     for t in view.tried:
-        score = "not scored" if t.objective is None else f"score {t.objective:.2f}"
-        if t.objective is not None and t.parent_objective is not None:
+        score = "not scored" if t.objective is None else f"score {t.objective:+.2f}"
+        if t.vs_parent is not None:
+            score += f" (vs parent {t.vs_parent.text()})"
+        elif t.objective is not None and t.parent_objective is not None:
             score += f" ({t.objective - t.parent_objective:+.2f} vs parent)"
         src = f" from {', '.join(t.parents)}" if t.parents else ""
         extra = "" if t.note in ("new", "") else f" [{t.note}]"
@@ -187,6 +224,7 @@ def sections(
     explain_text: str,
     traces_text: str,
     grammar: bool = False,
+    context: str = "",
 ) -> list[Section]:
     betas = ", ".join(f"{b:g}" for b in view.betas)
     setup = (
@@ -205,6 +243,8 @@ def sections(
                 "parent", "# Suggested parent\n\n" + program_block(view, parent), 98, required=True
             )
         )
+    if context:
+        out.append(Section("context", context, 70, 2500))
     if explain_text:
         title = f"# What the checker proves about {parent.label if parent else 'the parent'}"
         out.append(Section("explain", f"{title}\n\n{explain_text}", 60, 1500))
@@ -213,10 +253,13 @@ def sections(
     if view.frontier:
         front = "# Joint accuracy-token frontier so far (mean over stores)\n\n" + _frontier(view)
         out.append(Section("frontier", front, 50))
-    others = [p for p in view.ranked if parent is None or p.label != parent.label]
+    others = diverse([p for p in view.ranked if parent is None or p.label != parent.label])
     for i, prog in enumerate(others):
-        title = "# Other programs in the archive (best first)\n\n" if i == 0 else ""
-        out.append(Section(f"program {prog.label}", title + program_block(view, prog), 40 - i))
+        title = (
+            "# Inspirations: other archive programs, one per behaviour first\n\n" if i == 0 else ""
+        )
+        block = program_block(view, prog, strip=True)
+        out.append(Section(f"program {prog.label}", title + block, 40 - i))
     if view.tried:
         out.append(Section("tried", "# What earlier rounds tried\n\n" + _tried(view), 20, 800))
     if view.rejections:
@@ -264,6 +307,14 @@ def build_prompt(
     traces_text: str = "",
     max_chars: int = 24_000,
     grammar: bool = False,
+    context: str = "",
 ) -> str:
-    parts = sections(view, objective, parent, explain_text, traces_text, grammar)
-    return assemble(parts, max_chars)
+    parts = sections(view, objective, parent, explain_text, traces_text, grammar, context)
+    return assemble(parts, max_chars - repair_reserve(max_chars))
+
+
+def repair_reserve(max_chars: int) -> int:
+    """Room kept free in the first prompt for the slot note and one repair
+    turn (the failed reply's excerpt and the feedback), so no request of a
+    slot exceeds `max_chars`."""
+    return min(8_000, max_chars // 3)

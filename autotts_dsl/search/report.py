@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .archive import Scored, frontier
+from .curves import Floor, envelope, tokens_for
 from .heldout import Baselines
 from .history import History, ProgramRow
-from .objective import CurvePoint, Objective, Window, mean_curve
+from .objective import CurvePoint, Objective, ScoreContext, Window, mean_curve
 from .view import SearchState
 
 PLOT_FILE = "search_progress.png"
@@ -77,7 +78,8 @@ def lineage(
 
 
 def frontier_rows(state: SearchState) -> list[tuple[str, CurvePoint]]:
-    return [(s.program.label, p) for s, p in frontier(state.scored)]
+    eligible = [s for s in state.scored if s.id not in state.baselines]
+    return [(s.program.label, p) for s, p in frontier(eligible)]
 
 
 def frontier_by_round(state: SearchState) -> dict[int, list[CurvePoint]]:
@@ -99,6 +101,11 @@ class HeldoutRow:
     beta: float
     pick: CurvePoint | None
     cmc: CurvePoint | None
+    sc: CurvePoint | None = None
+    pick_match: float | None = None
+    """Mean over stores of the tokens the pick needs for CMC's accuracy at
+    this β (None: some store never reaches it)."""
+    sc_match: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,28 @@ class HeldoutReport:
     pick_auc: float
     cmc_auc: float
     auc_name: str = "auc"
+    pick_vs_cmc: float | None = None
+    """Held-out `ref:cmc`: accuracy gained over CMC at CMC's token levels."""
+    n_seeds: int = 0
+
+
+def _match(
+    cand: dict[str, list[CurvePoint]],
+    cmc: dict[str, list[CurvePoint]],
+    beta: float,
+    floors: dict[str, Floor],
+) -> float | None:
+    needs = []
+    for s, pts in cmc.items():
+        ref = next((p for p in pts if p.beta == beta), None)
+        if ref is None or s not in cand:
+            return None
+        env = envelope([(p.tokens, p.accuracy) for p in cand[s]])
+        need = tokens_for(env, ref.accuracy, floors.get(s))
+        if need is None:
+            return None
+        needs.append(need)
+    return sum(needs) / len(needs) if needs else None
 
 
 def heldout_report(
@@ -126,21 +155,38 @@ def heldout_report(
     if not stores:
         return None
     windows = {s.content_hash: Window(s.lo, s.hi) for s in stores}
-    curves = history.curves("heldout_results")
+    floors = {s.content_hash: s.floor for s in stores}
+    cells = history.cells(heldout=True)
+    n_seeds = 0
 
     def per_store(pid: int) -> dict[str, list[CurvePoint]]:
-        got = curves.get(pid, {})
-        return {h: got[h] for h in windows if h in got}
+        nonlocal n_seeds
+        got = cells.get(pid, {})
+        out: dict[str, list[CurvePoint]] = {}
+        for h in windows:
+            if h not in got:
+                continue
+            pts = []
+            for beta, by_seeds in sorted(got[h].items()):
+                c = max(by_seeds.values(), key=lambda c: len(c.seeds))
+                n_seeds = max(n_seeds, len(c.seeds))
+                pts.append(
+                    CurvePoint(beta, c.accuracy, float(c.avg_tokens), float(c.avg_seq_tokens))
+                )
+            out[h] = pts
+        return out
 
-    pick_curve = mean_curve(per_store(pick))
-    cmc_curve = mean_curve(per_store(base.cmc))
-    sc_curve = mean_curve(per_store(base.sc))
+    pick_s, cmc_s, sc_s = per_store(pick), per_store(base.cmc), per_store(base.sc)
+    pick_curve, cmc_curve, sc_curve = mean_curve(pick_s), mean_curve(cmc_s), mean_curve(sc_s)
     betas = sorted({p.beta for p in pick_curve} | {p.beta for p in cmc_curve})
     rows = tuple(
         HeldoutRow(
             b,
             next((p for p in pick_curve if p.beta == b), None),
             next((p for p in cmc_curve if p.beta == b), None),
+            next((p for p in sc_curve if p.beta == b), None),
+            _match(pick_s, cmc_s, b, floors),
+            _match(sc_s, cmc_s, b, floors),
         )
         for b in betas
     )
@@ -151,18 +197,29 @@ def heldout_report(
         ok = [p for p in pick_curve if p.accuracy >= at1.accuracy and p.tokens <= at05.tokens]
         meets = min(ok, key=lambda p: p.tokens) if ok else None
     auc = objective if objective.kind == "auc" else Objective("auc", "auc")
-    complete = len(per_store(pick)) == len(windows) and len(per_store(base.cmc)) == len(windows)
+    complete = len(pick_s) == len(windows) and len(cmc_s) == len(windows)
+    ctx = ScoreContext(windows, floors)
+    vs = None
+    if complete:
+        grid = {p.beta for p in pick_curve}
+        ref = {h: [p for p in pts if p.beta in grid] for h, pts in cmc_s.items()}
+        vs = Objective("ref:cmc", "ref", reference="cmc").score(
+            pick_s, ScoreContext(windows, floors, ref)
+        )
+    sc64 = next((p for p in sc_curve if p.beta == 1.0), None)
     return HeldoutReport(
         tuple(s.name for s in stores),
         f"p{pick}",
         rows,
-        sc_curve[0] if sc_curve else None,
+        sc64,
         at1.accuracy if at1 else None,
         at05.tokens if at05 else None,
         meets,
-        auc.score(per_store(pick), windows) if complete else 0.0,
-        auc.score(per_store(base.cmc), windows) if complete else 0.0,
+        auc.score(pick_s, ctx) if complete else 0.0,
+        auc.score(cmc_s, ctx) if complete else 0.0,
         auc.name,
+        vs,
+        n_seeds,
     )
 
 

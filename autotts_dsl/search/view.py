@@ -10,38 +10,141 @@ number can reach a prompt.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from .archive import Scored, build_archive, frontier, score_programs
+from ..sweep.grid import seeds_spec as seeds_text
+from .archive import (
+    Niche,
+    Scored,
+    behaviour_of,
+    degenerate_reason,
+    frontier,
+    program_cells,
+    protocol_curves,
+)
+from .config import SearchConfig
+from .curves import Floor
 from .history import History, ProgramRow, StoreRow
-from .objective import CurvePoint, Objective, Window
+from .objective import CurvePoint, Objective, ObjectiveError, ScoreContext, Window, mean_curve
+from .stats import Gain, curves_of
+
+SEED_ROLES = ("seed", "reference")
+"""Proposer tags of round-0 programs that may be parents."""
 
 
 @dataclass(frozen=True)
 class SearchState:
     stores: tuple[StoreRow, ...]
-    windows: dict[str, Window]
+    ctx: ScoreContext
     scored: tuple[Scored, ...]
-    """Programs with complete results, best objective first."""
+    """Programs with the full evaluation and a curve worth showing, best first."""
+    degenerate: dict[int, str]
     archive: tuple[Scored, ...]
+    """Parents: the seeds plus the niche elites, best first."""
+    niches: dict[Niche, int]
     failed: dict[int, str]
+    gains: dict[tuple[int, int, str], Gain]
+    reference_id: int | None
+    baselines: dict[int, str]
+    """program id -> baseline name (evaluated for context, never parents)."""
+
+    @property
+    def windows(self) -> dict[str, Window]:
+        return dict(self.ctx.windows)
 
     def score_of(self, pid: int) -> float | None:
         return next((s.objective for s in self.scored if s.id == pid), None)
 
+    def scored_by_id(self, pid: int) -> Scored | None:
+        return next((s for s in self.scored if s.id == pid), None)
+
+    def vs_reference(self, pid: int) -> Gain | None:
+        if self.reference_id is None:
+            return None
+        return self.gains.get((pid, self.reference_id, "full"))
+
     @property
     def best(self) -> Scored | None:
-        return self.scored[0] if self.scored else None
+        return self.archive[0] if self.archive else None
 
 
-def search_state(history: History, objective: Objective, n_betas: int) -> SearchState:
+def full_chunks(config: SearchConfig) -> list[str]:
+    return [seeds_text(c) for c in config.chunks]
+
+
+def search_state(history: History, config: SearchConfig, objective: Objective) -> SearchState:
     stores = tuple(history.stores("search"))
+    hashes = [s.content_hash for s in stores]
     windows = {s.content_hash: Window(s.lo, s.hi) for s in stores}
+    floors: dict[str, Floor] = {s.content_hash: s.floor for s in stores}
     failed = history.failures()
-    scored = score_programs(
-        history.programs(), history.curves("results"), windows, objective, n_betas, failed
+    cells = history.cells()
+    chunks = full_chunks(config)
+    ref_meta = history.get_meta("reference_id")
+    ref_id = int(ref_meta) if ref_meta else None
+    full = {}
+    for pid, by_store in cells.items():
+        if pid in failed:
+            continue
+        got = program_cells(by_store, hashes, config.betas, chunks)
+        if got is not None:
+            full[pid] = got
+    reference = curves_of(full[ref_id]) if ref_id is not None and ref_id in full else None
+    ctx = ScoreContext(windows, floors, reference)
+    scored: list[Scored] = []
+    degenerate: dict[int, str] = {}
+    baselines: dict[int, str] = {}
+    programs = {p.id: p for p in history.programs()}
+    for pid, data in full.items():
+        prog = programs[pid]
+        if prog.proposer == "baseline":
+            baselines[pid] = prog.name
+        per_store = protocol_curves(data)
+        why = degenerate_reason(per_store, floors)
+        if why:
+            degenerate[pid] = why
+            continue
+        try:
+            score = objective.score(curves_of(data), ctx)
+        except ObjectiveError:
+            continue  # the reference is not evaluated yet
+        scored.append(
+            Scored(
+                prog,
+                score,
+                tuple(_mean(per_store)),
+                per_store,
+                behaviour_of(data, config.betas),
+            )
+        )
+    scored.sort(key=lambda s: (-s.objective, s.id))
+    niches = {
+        (int(k.split(",")[0]), int(k.split(",")[1])): int(v)
+        for k, v in json.loads(history.get_meta("archive") or "{}").items()
+    }
+    members = set(niches.values())
+    archive = tuple(
+        s
+        for s in scored
+        if s.id not in baselines and (s.id in members or s.program.proposer in SEED_ROLES)
     )
-    return SearchState(stores, windows, tuple(scored), tuple(build_archive(scored)), failed)
+    return SearchState(
+        stores,
+        ctx,
+        tuple(scored),
+        degenerate,
+        archive,
+        niches,
+        failed,
+        history.stats(),
+        ref_id,
+        baselines,
+    )
+
+
+def _mean(per_store: dict[str, tuple[CurvePoint, ...]]) -> list[CurvePoint]:
+    return mean_curve(per_store)
 
 
 @dataclass(frozen=True)
@@ -70,6 +173,9 @@ class ProgramView:
     rationale: str
     objective: float
     table: tuple[BetaRow, ...]
+    vs_reference: Gain | None = None
+    vs_parent: Gain | None = None
+    niche: Niche = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -83,6 +189,7 @@ class TriedView:
     objective: float | None
     parent_objective: float | None
     note: str
+    vs_parent: Gain | None = None
 
 
 @dataclass(frozen=True)
@@ -95,16 +202,17 @@ class SearchView:
     tried: tuple[TriedView, ...]
     rejections: tuple[str, ...]
     """One line per rejected proposal, most recent last."""
+    baselines: tuple[ProgramView, ...] = ()
+    reference: str = ""
+    unit: str = ""
 
 
-def _table(
-    scored: Scored, curves: dict[str, list[CurvePoint]], stores: tuple[StoreRow, ...]
-) -> tuple[BetaRow, ...]:
+def _table(s: Scored, stores: tuple[StoreRow, ...]) -> tuple[BetaRow, ...]:
     rows = []
-    for mean in scored.curve:
+    for mean in s.curve:
         cells = []
-        for s in stores:
-            p = next(x for x in curves[s.content_hash] if x.beta == mean.beta)
+        for st in stores:
+            p = next(x for x in s.per_store[st.content_hash] if x.beta == mean.beta)
             cells.append(StoreCell(p.accuracy, p.tokens, p.seq_tokens))
         rows.append(
             BetaRow(mean.beta, tuple(cells), StoreCell(mean.accuracy, mean.tokens, mean.seq_tokens))
@@ -112,10 +220,14 @@ def _table(
     return tuple(rows)
 
 
-def _program_view(
-    s: Scored, curves: dict[str, list[CurvePoint]], stores: tuple[StoreRow, ...]
-) -> ProgramView:
+def parent_of(prog: ProgramRow, state: SearchState) -> int | None:
+    """The program a candidate is compared with: its first parent, else the reference."""
+    return prog.parents[0] if prog.parents else state.reference_id
+
+
+def program_view(s: Scored, state: SearchState) -> ProgramView:
     p = s.program
+    parent = parent_of(p, state)
     return ProgramView(
         p.label,
         p.name,
@@ -125,28 +237,52 @@ def _program_view(
         p.proposer,
         p.rationale,
         s.objective,
-        _table(s, curves, stores),
+        _table(s, state.stores),
+        state.vs_reference(p.id),
+        state.gains.get((p.id, parent, "full")) if parent is not None else None,
+        s.niche,
     )
+
+
+def _first_error(text: str) -> str:
+    """The line a rejection is about: its first error (not a warning)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if "error[" in ln or ln.startswith("error"):
+            return ln
+    return lines[0] if lines else ""
 
 
 def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
-def search_view(history: History, state: SearchState, betas: tuple[float, ...]) -> SearchView:
-    curves = history.curves("results")
-    ranked = tuple(_program_view(s, curves[s.id], state.stores) for s in state.archive)
+def search_view(
+    history: History,
+    state: SearchState,
+    betas: tuple[float, ...],
+    objective: Objective | None = None,
+) -> SearchView:
+    ranked = tuple(program_view(s, state) for s in state.archive)
     programs: dict[int, ProgramRow] = {p.id: p for p in history.programs()}
+    decisions = history.decisions()
     tried: list[TriedView] = []
     for c in history.candidates():
         if c.round == 0 or c.program_id is None:
             continue
         prog = programs[c.program_id]
-        parent_scores = [state.score_of(x) for x in prog.parents]
-        known = [x for x in parent_scores if x is not None]
+        parent = parent_of(prog, state)
         note = c.status
         if c.program_id in state.failed:
-            note = "run-time error: " + _first_line(state.failed[c.program_id])
+            note = "rejected: " + _first_error(state.failed[c.program_id])
+        elif c.program_id in state.degenerate:
+            note = "degenerate: " + state.degenerate[c.program_id]
+        else:
+            for stage in ("archive", "screen"):
+                d = decisions.get((c.program_id, stage))
+                if d is not None:
+                    note = f"{d.verdict}: {d.detail}"
+                    break
         tried.append(
             TriedView(
                 c.round,
@@ -154,15 +290,32 @@ def search_view(history: History, state: SearchState, betas: tuple[float, ...]) 
                 tuple(f"p{x}" for x in prog.parents),
                 prog.rationale,
                 state.score_of(c.program_id),
-                max(known) if known else None,
+                state.score_of(parent) if parent is not None else None,
                 note,
+                state.gains.get(
+                    (c.program_id, parent, "full"),
+                    state.gains.get((c.program_id, parent, "screen")),
+                )
+                if parent is not None
+                else None,
             )
         )
     rejections = []
     for r in history.rejected():
-        diag = _first_line(r.diagnostics)
+        diag = _first_error(r.diagnostics)
         rejections.append(f"round {r.round}, slot {r.slot}, try {r.attempt + 1}: {r.kind}: {diag}")
-    front = tuple((s.program.label, p) for s, p in frontier(state.scored))
+    eligible = [s for s in state.scored if s.id not in state.baselines]
+    front = tuple((s.program.label, p) for s, p in frontier(eligible))
+    baselines = tuple(program_view(s, state) for s in state.scored if s.id in state.baselines)
+    ref = state.scored_by_id(state.reference_id) if state.reference_id is not None else None
     return SearchView(
-        tuple(s.name for s in state.stores), betas, ranked, front, tuple(tried), tuple(rejections)
+        tuple(s.name for s in state.stores),
+        betas,
+        ranked,
+        front,
+        tuple(tried),
+        tuple(rejections),
+        baselines,
+        ref.program.label + f" ({ref.program.name})" if ref is not None else "",
+        objective.unit if objective is not None else "",
     )

@@ -14,19 +14,18 @@ transaction as results arrive.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import multiprocessing
 import os
-import signal
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .. import __version__
 from ..diagnostics import DiagnosticError
+from ..executor import Executor, ProcessExecutor
 from ..interpreter import ProgramRunner
 from ..parser import parse
 from ..replay import registry
@@ -165,11 +164,6 @@ def run_task(evaluator: Evaluator, task: Task) -> Outcome:
     return Outcome(task.key, metrics)
 
 
-def _worker_init() -> None:
-    # The parent owns Ctrl-C: it cancels and terminates the pool itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 # ---------------------------------------------------------------------------
 # The sweep
 
@@ -229,13 +223,16 @@ def run_sweep(
     fresh: bool = False,
     on_start: Callable[[int, int], None] | None = None,
     on_result: ProgressFn | None = None,
+    executor: Executor | None = None,
 ) -> tuple[dict[str, CellMetrics], SweepStats]:
     """Evaluate every cell not yet in `cache` and store each result as it
     arrives. Returns metrics by cell key (cached and computed) and stats.
 
     `on_start(to_compute, cached)` runs once before any work. Ctrl-C stops
     the sweep: finished cells stay cached, running ones are abandoned, and
-    `stats.interrupted` is set (no exception escapes).
+    `stats.interrupted` is set (no exception escapes). With more than one
+    job the cells run on `executor` (the executor seam; default: local
+    worker processes, one per job).
     """
     started = time.perf_counter()
     stats = SweepStats(total=len(cells))
@@ -271,46 +268,33 @@ def run_sweep(
             on_result(cell, outcome, stats.computed + stats.failed, len(pending))
 
     try:
-        if n_jobs <= 1:
+        if n_jobs <= 1 and executor is None:
             for cell in pending:
                 record(cell, run_task(evaluator, _task(cell)))
+        elif executor is not None:
+            _run_on(executor, pending, evaluator, record)
         else:
-            _run_pool(pending, n_jobs, evaluator, record)
+            with ProcessExecutor(n_jobs) as pool:
+                _run_on(pool, pending, evaluator, record)
     except KeyboardInterrupt:
         stats.interrupted = True
     stats.wall_seconds = time.perf_counter() - started
     return results, stats
 
 
-def _run_pool(
+def _run_on(
+    executor: Executor,
     pending: Sequence[Cell],
-    n_jobs: int,
     evaluator: Evaluator,
     record: Callable[[Cell, Outcome], None],
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_worker_init)
-    futures: dict[Future[Outcome], Cell] = {}
-    try:
-        for cell in pending:
-            futures[pool.submit(run_task, evaluator, _task(cell))] = cell
-        waiting = set(futures)
-        while waiting:
-            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            for fut in done:
-                cell = futures[fut]
-                try:
-                    outcome = fut.result()
-                except Exception as exc:  # a worker died (e.g. out of memory)
-                    outcome = Outcome(cell.key, None, f"worker failed: {type(exc).__name__}: {exc}")
-                record(cell, outcome)
-    except BaseException:
-        # Ctrl-C (or a failing cache write): drop queued cells, stop workers now.
-        for fut in futures:
-            fut.cancel()
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            if proc.is_alive():
-                proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    """Cells on the executor seam, each recorded as it arrives. A worker that
+    dies (e.g. out of memory) fails its cell; Ctrl-C stops the running ones."""
+    task = functools.partial(run_task, evaluator)
+    for res in executor.map_unordered(task, [_task(c) for c in pending]):
+        cell = pending[res.index]
+        if res.ok and isinstance(res.value, Outcome):
+            outcome = res.value
+        else:
+            outcome = Outcome(cell.key, None, f"worker failed: {res.status}: {res.error}")
+        record(cell, outcome)
