@@ -24,6 +24,7 @@ from ..search.objective import parse_objective
 from ..search.report import PLOT_FILE, frontier_rows, heldout_report, lineage, plot_progress
 from ..search.view import search_state
 from .common import add_backend_argument, int_at_least, parse_seeds, stderr_console
+from .console import dim, styled
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 PICK_FILE = "final_pick.tts"
@@ -290,7 +291,7 @@ def _search(out: Path, history: History, config: Any, args: argparse.Namespace) 
     console = render.stdout_console()
     err = stderr_console()
     reporter = render.Reporter(console, err, quiet=bool(args.json))
-    llm = _setup(session.make_llm, config, history, lambda m: err.print(f"[yellow]{m}[/]"))
+    llm = _setup(session.make_llm, config, history, lambda m: err.print(styled(m, "yellow")))
     search = Search(
         out, history, config, reporter=reporter, jobs=args.jobs or 1, llm=llm, backend=args.backend
     )
@@ -320,8 +321,10 @@ def _search(out: Path, history: History, config: Any, args: argparse.Namespace) 
         if rep is not None:
             render.print_heldout(console, rep)
     console.print(
-        f"[dim]final pick: {out / PICK_FILE}; history: {out / HISTORY_FILE}; "
-        f"report: tts-dsl search report {out}[/]"
+        dim(
+            f"final pick: {out / PICK_FILE}; history: {out / HISTORY_FILE}; "
+            f"report: tts-dsl search report {out}"
+        )
     )
     return EXIT_OK
 
@@ -364,7 +367,7 @@ def _dry_run(args: argparse.Namespace) -> int:
                     search.close()
     if not config.uses_llm:
         stderr_console().print(
-            "[dim]offline proposer: no LLM sees this prompt; shown for inspection[/]"
+            dim("offline proposer: no LLM sees this prompt; shown for inspection")
         )
     print(prompt, end="")
     return EXIT_OK

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from .history import History
 from .loop import RoundSummary
@@ -19,7 +20,14 @@ from .report import HeldoutReport, frontier_rows, lineage, rounds_table, totals
 
 def stdout_console() -> Console:
     # Tables are the output: a pipe gets room for them instead of 80 columns.
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+    # No markup: names, stores and LLM text are printed as written (styles come from Text).
+    return Console(
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=True,
+        width=None if sys.stdout.isatty() else 120,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -37,7 +45,7 @@ class Reporter:
 
     def note(self, text: str) -> None:
         self._stop()
-        self.err.print(f"[dim]{text}[/]")
+        self.err.print(Text(text, style="dim"))
 
     def phase(self, round_no: int, text: str) -> None:
         self._stop()
@@ -280,4 +288,4 @@ def print_report(
         + (f" + {t.heldout_seconds:.1f} s held-out" if t.heldout_seconds else "")
     )
     if plot is not None:
-        console.print(f"[dim]plot: {plot}[/]")
+        console.print(Text(f"plot: {plot}", style="dim"))
