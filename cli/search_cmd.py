@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from ..grammar_export import export_grammar
 from ..io_atomic import atomic_write_text
-from ..parser import GRAMMAR_PATH
 from ..programs import ProgramNotFound
 from ..replay import registry
 from ..replay.store import StoreError
@@ -172,18 +172,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--grammar",
         action="store_true",
-        help="send grammar/tts.lark with each request for constrained decoding "
-        "(OpenAI-compatible servers that accept a Lark grammar, e.g. vLLM)",
+        help="send the grammar with each request for constrained decoding (default: the "
+        "llguidance export, for vLLM's guidance backend; see docs/grammar.md)",
     )
     p.add_argument(
         "--grammar-field",
         metavar="NAME",
-        help="request field carrying the grammar (default guided_grammar; llama.cpp: grammar)",
+        help="request field carrying the grammar, dotted for nesting "
+        "(default structured_outputs.grammar, vLLM; llama.cpp: grammar)",
     )
     p.add_argument(
         "--grammar-file",
         metavar="FILE",
-        help="send this grammar instead of grammar/tts.lark (e.g. a GBNF for llama.cpp)",
+        help="send this grammar instead of the llguidance export (e.g. a GBNF for llama.cpp)",
     )
     p.add_argument("--json", action="store_true", help="a JSON summary on stdout at the end")
     p.set_defaults(handler=run)
@@ -323,11 +324,14 @@ def _llm(config: SearchConfig, history: History, console: Console) -> LLMPropose
         return None
     grammar = None
     if config.grammar:
-        source = Path(config.grammar_file) if config.grammar_file else GRAMMAR_PATH
-        try:
-            grammar = source.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"{source}: cannot read the grammar: {exc}", EXIT_USAGE) from None
+        if config.grammar_file:
+            source = Path(config.grammar_file)
+            try:
+                grammar = source.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CliError(f"{source}: cannot read the grammar: {exc}", EXIT_USAGE) from None
+        else:
+            grammar = export_grammar("llguidance")
     try:
         backend = make_backend(config, grammar)
     except BackendSetupError as exc:
