@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "search_cmd",
         "discover controllers: propose, check, evaluate, select (offline or with an LLM)",
     ),
+    "grammar": ("grammar_cmd", "print the language grammar for constrained decoders"),
     "completion": ("completion_cmd", "print a shell completion script (bash, zsh, fish)"),
 }
 """name -> (module under autotts_dsl.cli, one-line help). The list `tts-dsl
