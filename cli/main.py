@@ -13,7 +13,19 @@ from rich.console import Console
 
 from autotts_dsl import __version__
 
-from . import check_cmd, explain_cmd, fmt_cmd, plot_cmd, run_cmd, search_cmd, stores_cmd, sweep_cmd
+from . import (
+    check_cmd,
+    collect_cmd,
+    explain_cmd,
+    fmt_cmd,
+    plot_cmd,
+    run_cmd,
+    search_cmd,
+    serve_cmd,
+    store_cmd,
+    stores_cmd,
+    sweep_cmd,
+)
 from .errors import EXIT_INVALID, EXIT_USAGE, CliError
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (
@@ -25,6 +37,9 @@ SUBCOMMANDS: tuple[ModuleType, ...] = (
     explain_cmd,
     fmt_cmd,
     search_cmd,
+    collect_cmd,
+    store_cmd,
+    serve_cmd,
 )
 
 

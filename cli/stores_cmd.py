@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -41,6 +42,7 @@ from ..replay.registry import (
     FetchResult,
     StoreInfo,
     StoreUnavailable,
+    collected_summary,
     data_dir,
     fetch_autotts,
     list_stores,
@@ -168,7 +170,8 @@ def _list(*, as_json: bool) -> int:
     table.add_column("size", justify="right", no_wrap=True)
     styles = {"present": "green", "missing": "dim", "invalid": "bold red"}
     for info in infos:
-        kind = "synthetic" if info.synthetic else ("AutoTTS" if info.kind == "autotts" else "local")
+        kinds = {"autotts": "AutoTTS", "collected": "collected"}
+        kind = "synthetic" if info.synthetic else kinds.get(info.kind, "local")
         status = "embedded" if info.kind == "embedded" and info.present else info.status
         shape = "" if info.n_questions is None else f"{info.n_questions}×{info.n_branches}"
         table.add_row(
@@ -180,6 +183,9 @@ def _list(*, as_json: bool) -> int:
         )
     out.print(table)
     out.print(f"data dir: {data_dir()}  (set ${DATA_ENV} to change)", markup=False, soft_wrap=True)
+    for info in infos:
+        if info.collected:
+            out.print(f"{info.name}: {info.collected}", markup=False, soft_wrap=True)
     for info in infos:
         if info.error:
             out.print(
@@ -235,6 +241,9 @@ def _show(spec: str, *, as_json: bool) -> int:
         ("single-trace accuracy", f"{100 * s.trace_accuracy:.1f} %"),
         ("majority-of-all accuracy", f"{100 * s.majority_accuracy:.1f} %"),
     ]
+    collected = collected_summary(Path(s.source)) if s.source else None
+    if collected:
+        rows.append(("collected", collected))
     for key, value in rows:
         table.add_row(key, value)
     out.print(table, markup=False)

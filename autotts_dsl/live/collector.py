@@ -117,10 +117,13 @@ class Collector:
         questions: Sequence[QuestionItem],
         *,
         mode: TokenMode,
+        counts: Sequence[int] | None = None,
     ) -> None:
         self.server = server
         self.s = settings
         self.questions = list(questions)
+        # traces per question: N for a collection, what the file holds for `store build`
+        self.counts = list(counts) if counts is not None else [settings.n] * len(self.questions)
         self.mode = mode
         self.prompt_texts = [
             build_prompt(
@@ -197,7 +200,7 @@ class Collector:
         open_traces: dict[tuple[int, int], _Open] = {}
         heap: list[tuple[tuple[int, ...], int, _TraceJob | _ProbeJob]] = []
         order = itertools.count()
-        state = Progress(traces_total=n_q * self.s.n)
+        state = Progress(traces_total=sum(self.counts))
         have = set()
         for row in journal.traces():
             have.add((row.q, row.i))
@@ -217,7 +220,7 @@ class Collector:
                 for pj in self._probe_jobs(row.q, row.i, todo):
                     heapq.heappush(heap, ((0, next(order)), next(order), pj))
         for q in range(n_q):
-            for i in range(self.s.n):
+            for i in range(self.counts[q]):
                 if (q, i) not in have:
                     heapq.heappush(heap, ((1, q, i), next(order), _TraceJob(q, i)))
         if progress:
@@ -298,9 +301,10 @@ class Collector:
         merged = 0
         for q, item in enumerate(self.questions):
             got = sorted(rows.get(q, []), key=lambda r: r.i)
-            if [r.i for r in got] != list(range(self.s.n)):
+            if [r.i for r in got] != list(range(self.counts[q])):
                 raise CollectError(
-                    f"{journal.path}: question {q} is incomplete ({len(got)} of {self.s.n} traces)"
+                    f"{journal.path}: question {q} is incomplete "
+                    f"({len(got)} of {self.counts[q]} traces)"
                 )
             branches = []
             for r in got:
@@ -329,6 +333,7 @@ class Collector:
             "server": server_url,
             "n": self.s.n,
             "interval": self.s.interval,
+            "seed": self.s.seed,
             "seeds": f"trace i uses seed {self.s.seed} + i",
             "sampling": self.s.sampling.as_dict(),
             "prompt_template": self.s.prompt_template,
