@@ -62,8 +62,25 @@ def split_base_url(url: str) -> tuple[str, str]:
     u = url.strip().rstrip("/")
     if not u.startswith(("http://", "https://")):
         raise ValueError(f"server URL {url!r} must start with http:// or https://")
+    parts = urllib.parse.urlsplit(u)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError(f"server URL {url!r} has a malformed port") from None
+    if not parts.hostname or parts.netloc.endswith(":"):
+        raise ValueError(f"server URL {url!r} has no host or port")
     root = u.removesuffix("/v1")
     return root, root + "/v1"
+
+
+def public_url(url: str) -> str:
+    """The URL without credentials (for metadata and messages)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 class ServerClient:

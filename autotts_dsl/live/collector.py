@@ -25,7 +25,7 @@ from typing import Any
 from .. import __version__
 from . import answers, segments
 from .answers import extract_boxed
-from .client import ServerError
+from .client import ServerError, public_url
 from .equivalence import Rule
 from .journal import Journal, TraceRow
 from .model_api import ModelServer, Prompt, Sampling, TokenMode
@@ -477,7 +477,9 @@ def collect_store(
     try:
         collector.run(journal, progress)
         records, merged = collector.records(journal, rule)
-        meta = collector.metadata(rule, journal, merged=merged, server_url=server.client.api)
+        meta = collector.metadata(
+            rule, journal, merged=merged, server_url=public_url(server.client.api)
+        )
         written = write_store(out, records, meta)
     finally:
         journal.close()

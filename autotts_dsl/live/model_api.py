@@ -108,7 +108,8 @@ class ModelServer:
     def check_model(self) -> None:
         """Fail early, with the served names, when the model is not served."""
         try:
-            doc = self.client.get("/v1/models")
+            # Few retries: a server that is not there at the start is most likely a wrong URL.
+            doc = self.client.get("/v1/models", retries=min(2, self.client.retries))
         except ServerError as exc:
             if exc.status in (404, 405):
                 return  # servers without a model list: nothing to check
