@@ -314,7 +314,7 @@ class ReplayServer:
 
     def start(self) -> ReplayServer:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="serve-replay", daemon=True
+            target=self.httpd.serve_forever, args=(0.05,), name="serve-replay", daemon=True
         )
         self._thread.start()
         return self
