@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -262,17 +263,25 @@ def run_collect(
     server = _server(args, api_key)
     err = _err()
     bar = _Bar(err)
-    with bar.progress, library_errors():
-        result = col.collect_store(
-            server,
-            settings,
-            questions,
-            args.out,
-            rule,
-            tokens=args.tokens,
-            journal_path=args.journal,
-            progress=bar,
-        )
+    try:
+        with bar.progress, library_errors():
+            result = col.collect_store(
+                server,
+                settings,
+                questions,
+                args.out,
+                rule,
+                tokens=args.tokens,
+                journal_path=args.journal,
+                progress=bar,
+            )
+    except KeyboardInterrupt:
+        # Everything received is committed; requests still in flight would only
+        # keep the process alive (their worker threads are joined at exit).
+        journal = args.journal or col.journal_path_for(args.out)
+        err.print(f"interrupted: what arrived is in {journal}; re-run to resume", markup=False)
+        sys.stderr.flush()
+        os._exit(130)
     stats = server.client.stats
     if stats.retries:
         kinds = ", ".join(f"{k} ×{v}" for k, v in sorted(stats.failures.items()))

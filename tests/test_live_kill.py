@@ -114,3 +114,35 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
             )
     # Only requests in flight at the kill can repeat (a probe request holds up to 2 probes).
     assert len(repeated) <= 2 * CONCURRENCY
+
+
+def test_ctrl_c_stops_at_once_and_resumes(tmp_path: Path) -> None:
+    store = store_from_records(RECORDS, name="tiny")
+    questions = write_questions(RECORDS, tmp_path / "q.jsonl")
+    server = ReplayServer(store, token_latency=0.004).start()  # a trace takes up to ~0.4 s
+    out = tmp_path / "s.json"
+    journal = Path(str(out) + ".journal")
+    try:
+        proc = subprocess.Popen(
+            _argv(server.url, server.model_name, questions, out),
+            stderr=subprocess.PIPE,
+            # as from a terminal: a backgrounded test run may ignore SIGINT
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + 120
+        while not (journal.exists() and _journal_rows(journal)[0]):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        assert time.monotonic() - sent < 5, "Ctrl-C waited for requests in flight"
+        assert b"re-run to resume" in err and b"Traceback" not in err
+        done = subprocess.run(
+            _argv(server.url, server.model_name, questions, out), capture_output=True
+        )
+        assert done.returncode == 0, done.stderr.decode()
+    finally:
+        server.stop()
+    assert out.read_text() == json.dumps(RECORDS, indent=2)
