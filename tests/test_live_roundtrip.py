@@ -123,3 +123,31 @@ def test_all_twelve_stores_round_trip(
         records.append(sub_records(path, [q], sorted(picked))[0])
     got = _roundtrip(tmp_path, records, concurrency=8, probe_batch=16)
     assert got == json.dumps(records, indent=2)
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_every_branch_of_every_store_through_the_model(shared_store: Any) -> None:
+    """All 46,080 branches, without HTTP: serve-replay's token stream, cut by the
+    collection rule and probed at each boundary, gives back every stored probe
+    answer, length and final answer (the HTTP round trip above covers 3 per question)."""
+    from autotts_dsl.live import segments
+    from autotts_dsl.live.answers import answer_text, extract_boxed
+    from autotts_dsl.live.replay_model import THINK_ID, ReplayModel
+
+    for model_name in MODELS:
+        for dataset in DATASETS:
+            store = shared_store(model_name, dataset)
+            model = ReplayModel(store)
+            v = store.vocab
+            for qi, q in enumerate(store.questions):
+                for b in range(q.n_branches):
+                    ids = model.stream(qi, b)
+                    assert len(ids) == q.tokens[b]
+                    r = segments.reasoning_length_ids(ids, [THINK_ID])
+                    got = [
+                        model.answer_at(qi, b, p) for p in segments.probe_prefixes(r, q.interval)
+                    ]
+                    assert got == [v[a] for a in q.probes[b]], (store.name, qi, b)
+                    tail = model.detokenize(ids[-1:])
+                    assert answer_text(extract_boxed(tail, stopped=True)) == v[q.finals[b]]

@@ -127,7 +127,7 @@ class ModelServer:
     def has_tokenizer(self) -> bool:
         """Whether the server offers vLLM's `/tokenize` (ids mode)."""
         try:
-            self.tokenize("probe", add_special_tokens=False, retries=1)
+            self.tokenize("probe", add_special_tokens=False)
         except ServerError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return False

@@ -28,6 +28,7 @@ open `\\boxed{`, else as ` \\boxed{<answer>}`.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ class ReplayModel:
         self._validate()
         self._texts = [q.text for q in store.questions]
         self._streams: OrderedDict[tuple[int, int], list[int]] = OrderedDict()
+        self._lock = threading.Lock()  # the stream cache is shared by the server's threads
 
     def _validate(self) -> None:
         s = self.store
@@ -179,10 +181,11 @@ class ReplayModel:
 
     def stream(self, q: int, seed: int) -> list[int]:
         key = (q, seed)
-        got = self._streams.get(key)
-        if got is not None:
-            self._streams.move_to_end(key)
-            return got
+        with self._lock:
+            got = self._streams.get(key)
+            if got is not None:
+                self._streams.move_to_end(key)
+                return got
         question = self.store.questions[q]
         if not 0 <= seed < question.n_branches:
             raise RequestError(
@@ -192,15 +195,17 @@ class ReplayModel:
         total = question.tokens[seed]
         n_probes = len(question.probes[seed])
         r = marker_position(total, n_probes, question.interval)
-        ids = [filler_id(seed, p) for p in range(total)]
+        start = filler_id(seed, 0)
+        ids = list(range(start, start + total))  # fillers are consecutive ids
         if r < total:
             ids[r - 1] = THINK_ID
         final = self.vocab[question.finals[seed]]
         if final != NO_ANSWER_TEXT:
             ids[-1] = self._boxed_id[final]
-        self._streams[key] = ids
-        if len(self._streams) > 512:
-            self._streams.popitem(last=False)
+        with self._lock:
+            self._streams[key] = ids
+            if len(self._streams) > 512:
+                self._streams.popitem(last=False)
         return ids
 
     def read_prompt(self, ids: Sequence[int]) -> Reading:

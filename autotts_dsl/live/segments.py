@@ -46,10 +46,16 @@ def reasoning_length_ids(ids: Sequence[int], marker: Sequence[int]) -> int:
     if m == 0:
         return len(ids)
     first = marker[0]
-    for i, tok in enumerate(ids):
-        if tok == first and list(ids[i : i + m]) == list(marker):
+    seq = list(ids)
+    want = list(marker)
+    i = -1
+    while True:
+        try:
+            i = seq.index(first, i + 1)  # C-speed scan: traces run to ~40k tokens
+        except ValueError:
+            return len(seq)
+        if seq[i : i + m] == want:
             return i + m
-    return len(ids)
 
 
 def reasoning_length_texts(texts: Sequence[str], marker: str) -> int:
