@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -40,20 +41,24 @@ def _err() -> Console:
 
 @contextmanager
 def library_errors() -> Iterator[None]:
-    """Library failures as one-line CLI errors (I/O and servers: 2; data: 1)."""
+    """Library failures as one-line CLI errors (I/O and servers: 2; data: 1).
+    Messages are escaped: the CLI prints errors with rich markup, which would
+    eat `[live]` in `pip install 'tts-dsl[live]'`."""
     try:
         yield
     except QuestionsError as exc:
-        code = (
-            EXIT_USAGE if "no such file" in str(exc) or "cannot read" in str(exc) else EXIT_INVALID
-        )
-        raise CliError(str(exc), code) from None
-    except (ServerError, col.CollectError, JournalError, prompts.PromptError) as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    except EquivalenceUnavailable as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    except ValueError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
+        text = str(exc)
+        code = EXIT_USAGE if "no such file" in text or "cannot read" in text else EXIT_INVALID
+        raise CliError(escape(text), code) from None
+    except (
+        ServerError,
+        col.CollectError,
+        JournalError,
+        prompts.PromptError,
+        EquivalenceUnavailable,
+        ValueError,
+    ) as exc:
+        raise CliError(escape(str(exc)), EXIT_USAGE) from None
 
 
 def _positive(name: str, value: int) -> int:
@@ -322,9 +327,9 @@ def serve_replay(args: argparse.Namespace) -> int:
     try:
         store = registry.resolve_store(args.store)
     except registry.StoreUnavailable as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
+        raise CliError(escape(str(exc)), EXIT_USAGE) from None
     except StoreError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+        raise CliError(escape(str(exc)), EXIT_INVALID) from None
     try:
         server = ReplayServer(
             store,
@@ -336,7 +341,7 @@ def serve_replay(args: argparse.Namespace) -> int:
             tokenize_endpoint=not args.no_tokenize,
         )
     except ReplayModelError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+        raise CliError(escape(str(exc)), EXIT_INVALID) from None
     except OSError as exc:
         raise CliError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_USAGE
@@ -376,9 +381,9 @@ def _load(spec: str) -> Any:
     try:
         return registry.resolve_store(spec)
     except registry.StoreUnavailable as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
+        raise CliError(escape(str(exc)), EXIT_USAGE) from None
     except StoreError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+        raise CliError(escape(str(exc)), EXIT_INVALID) from None
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -461,7 +466,7 @@ def _merge(args: argparse.Namespace) -> int:
     try:
         written = merge_stores(stores, metas, rule, args.out)
     except MergeError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+        raise CliError(escape(str(exc)), EXIT_INVALID) from None
     if args.json:
         sys.stdout.write(json.dumps(written, indent=2) + "\n")
     else:
@@ -497,7 +502,7 @@ def _build(args: argparse.Namespace) -> int:
                 journal_path=args.journal,
             )
     except BuildError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+        raise CliError(escape(str(exc)), EXIT_INVALID) from None
     if args.json:
         sys.stdout.write(json.dumps({"store": result.path, "meta": result.meta}, indent=2) + "\n")
     else:

@@ -243,3 +243,29 @@ def test_boxed_answers_read_back(s: str) -> None:
     assume(s.strip() == s and "\\boxed{" not in s and s != "ERR")
     assert emittable(s)
     assert extract_boxed(f"reasoning... \\boxed{{{s}}}", stopped=True) == s
+
+
+def test_missing_math_verify_fails_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain `pip install .` has no math-verify: the default rule says how to get it,
+    before a request is sent or a journal is opened."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "math_verify", None)  # import fails as if not installed
+    out = tmp_path / "s.json"
+    argv = [
+        "collect",
+        "--server",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--questions",
+        str(QUESTIONS),
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'tts-dsl[live]'" in err and "--equivalence exact" in err
+    assert not Path(str(out) + ".journal").exists()
