@@ -226,9 +226,45 @@ def _gen_pick_interval(args: Sequence[Bounds]) -> Bounds:
 # ------------------------------------------------------------- implementations
 
 
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+"""Ints are 64-bit: a result outside [INT_MIN, INT_MAX] is a run-time fault
+(a located error at compile time when the expression is constant)."""
+
+
+def int64(v: int) -> int:
+    """`v`, or OverflowError when it leaves the int64 range."""
+    if INT_MIN <= v <= INT_MAX:
+        return v
+    raise OverflowError(f"integer overflow: {describe_int(v)} is outside the 64-bit range")
+
+
+def describe_int(v: int) -> str:
+    text = str(v) if abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit integer"
+    return text
+
+
 def _round(x: float, ndigits: int | None = None) -> Any:
     # Python's round: half-to-even, an int without ndigits (language semantics).
-    return round(x) if ndigits is None else round(x, ndigits)
+    if ndigits is None:
+        return int64(round(x))
+    if isinstance(x, int) and ndigits < -20:
+        # Every int64 is < 5e19: from -20 on it rounds to 0, and Python would
+        # first build 10**-ndigits (unbounded time for a huge ndigits).
+        ndigits = -20
+    return round(x, ndigits)
+
+
+def _floor(x: float) -> int:
+    return int64(math.floor(x))
+
+
+def _ceil(x: float) -> int:
+    return int64(math.ceil(x))
+
+
+def _abs(x: Any) -> Any:
+    return int64(abs(x)) if isinstance(x, int) else abs(x)
 
 
 def _sigmoid(x: float) -> float:
@@ -270,7 +306,7 @@ def _mean(values: Sequence[float]) -> float:
 
 def _sum(values: Sequence[Any]) -> Any:
     if all(type(v) is int for v in values):
-        return sum(values)
+        return int64(sum(values))
     return neumaier_sum(values)
 
 
@@ -420,31 +456,31 @@ BUILTINS: tuple[Builtin, ...] = (
         "floor",
         (F,),
         INT,
-        math.floor,
+        _floor,
         "largest int <= x",
         "floor(4.5*beta)",
         jit="k_floor",
         mono=("incr",),
         schedule=True,
-        interval=corners(math.floor),
+        interval=corners(_floor),
     ),
     Builtin(
         "ceil",
         (F,),
         INT,
-        math.ceil,
+        _ceil,
         "smallest int >= x",
         "ceil(gap * (1 - s))",
         jit="k_ceil",
         mono=("incr",),
         schedule=True,
-        interval=corners(math.ceil),
+        interval=corners(_ceil),
     ),
     Builtin(
         "abs",
         (F,),
         F,
-        abs,
+        _abs,
         "absolute value",
         "abs(delta(hist))",
         jit="k_abs",
@@ -582,7 +618,8 @@ BUILTINS: tuple[Builtin, ...] = (
         (INT, INT),
         F,
         beta_conf,
-        "P(p > 1/2) under Beta(t1+1, t2+1), exact; 0 when t1 = 0",
+        "P(p > 1/2) under Beta(t1+1, t2+1), exact for counts up to 4,096 (normal "
+        "approximation beyond); 0 when t1 <= 0; a negative t2 counts as 0",
         "beta_conf(3, 1)",
         jit="k_beta_conf",
         mono=("incr", "decr"),

@@ -843,7 +843,8 @@ round {
     for b in s where not b.finished { step b }
   }
   if mode == 4 { for b in running { step b times 2 } }
-  if mode == 5 and n >= 2 { r2 = round(exp(42.0 + n)) % 7 }  # declined: replayed episodes
+  # declined (a round beyond 2**62, inside int64): replayed episodes
+  if mode == 5 and n >= 2 { r2 = round(exp(42.5 + 0.25 * min(n, 2))) % 7 }
   if mode == 5 and round == 20 and n == 2 { r2 = 1 // (n - 2) }  # ... before the fault
   if mode == 6 { repeat 5 * round { r2 = r2 + 1 } }
   if mode == 7 and round == 12 { r2 = 5.5 % (n - 1) }
@@ -851,10 +852,11 @@ round {
   if mode == 9 and round == 4 { r2 = exp(700.0 + 4 * count(running)) }
   if mode == 10 and round == 7 { r2 = pow(n - 1, -1) }
   if mode == 12 and round == 2 { r2 = round(1e308 * (10.0 + n)) }  # round(inf)
-  # the fuel left in round 0 is fuel_cap - 3 (spawn) - 3 (reads) when no branch
-  # finished on its opening read: mode 13 uses it up exactly, mode 14 asks one more
+  # the fuel left here in round 0 is fuel_cap - 3 (spawn) - 1 (the round) - 3
+  # (`for` iterations) - 3 (reads) when no branch finished on its opening read:
+  # mode 13 uses it up exactly, mode 14 asks one more
   if mode >= 13 and round == 0 {
-    repeat fuel_cap - 19 + mode { r2 = r2 + 1 }
+    repeat fuel_cap - 23 + mode { r2 = r2 + 1 }
     stop
   }
   if count(running) == 0 { stop }
@@ -870,13 +872,13 @@ FAULT_MODES = {
     3: "`step` on branch",
     4: "`step ... times 2` exceeds the remaining fuel",
     5: "division by zero in `//`",
-    6: "`repeat 25` exceeds the remaining fuel",
+    6: "`repeat 20` exceeds the remaining fuel",
     7: "division by zero in `%`",
     8: "`sqrt` failed",
     9: "`exp` failed",
     10: "`pow` failed",
     11: "`finally` finished without answering",
-    14: "`repeat 95` exceeds the remaining fuel",
+    14: "`repeat 91` exceeds the remaining fuel",
 }
 
 
@@ -944,7 +946,7 @@ round {
   for b in running { step b }
   let c = conf(completed)
   if what == 1 and count(completed) >= 2 and c > 0.6 { r = round(c, 2) }
-  if what == 2 and count(completed) >= 2 and c > 0.6 { r = round(exp(40 + 5 * c)) % 999 / 999 }
+  if what == 2 and count(completed) >= 2 and c > 0.6 { r = round(exp(42.9 + 0.7 * c)) % 999 / 999 }
   if r >= 0.9 or r > 0.0 and r < 0.3 { answer winner(completed) }
   if count(running) == 0 { stop }
 }

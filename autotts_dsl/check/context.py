@@ -11,12 +11,12 @@ from typing import Any
 
 from .. import ast
 from ..compiler import DEFAULT_FUEL, DEFAULT_MAX_ROUNDS, compile_program
+from ..compiler.base import DEFAULT_MAX_BRANCHES
 from ..diagnostics import Diagnostic, DiagnosticError, Severity, Span
 from ..types import DECLARABLE, T
 from .intervals import Binding, Env, Interval, Val
 
 GRID_POINTS = 1001
-DEFAULT_MAX_BRANCHES = 1 << 30  # the compiler's "no cap"
 
 Direction = str  # "up" | "down" | "const" | "unknown"
 
@@ -162,7 +162,7 @@ class Context:
                 integral = isinstance(v, int) and not isinstance(v, bool)
                 env.names[name] = Binding(
                     kind,  # type: ignore[arg-type]
-                    Val(Interval.point(float(v), integral), typ, True),
+                    Val(Interval.point(int(v) if integral else float(v), integral), typ, True),
                 )
             yield beta, env
 

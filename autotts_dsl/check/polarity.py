@@ -240,7 +240,8 @@ class Polarity:
         if isinstance(e, ast.Cond):
             then = self.ev.eval(e.then, env, quiet=True).iv
             other = self.ev.eval(e.other, env, quiet=True).iv
-            return [(e.test, s * _SIGN[(then - other).sign]), (e.then, s), (e.other, s)]
+            diff = then.sub(other, floaty=not (then.integral and other.integral))
+            return [(e.test, s * _SIGN[diff.sign]), (e.then, s), (e.other, s)]
         if isinstance(e, ast.Call):
             vals = [self.ev.eval(a, env, quiet=True) for a in e.args]
             row = self.ev.row_for(e, vals, env)

@@ -88,6 +88,8 @@ _SET_FILTERS = {
     "pruned": "pru[{j}]",
 }
 
+_INT_OPS = {"+": "k_iadd", "-": "k_isub", "*": "k_imul", "//": "k_ifloordiv", "%": "k_imod"}
+
 _DTYPE = {T.INT: "np.int64", T.FLOAT: "np.float64", T.BOOL: "np.bool_", T.ANSWER: "np.int64"}
 
 
@@ -297,6 +299,8 @@ class CodeGen:
         code, t = self.expr(e.operand, scope, em)
         if e.op == "not":
             return f"(not {code})", T.BOOL
+        if t is T.INT:
+            return f"k_ineg({code})", t
         return f"(-{code})", t
 
     def expr_Binary(self, e: ast.Binary, scope: _Scope, em: Emitter) -> tuple[str, T]:
@@ -309,6 +313,9 @@ class CodeGen:
             em.emit(f"{d} = {rc}")
             em.emit(f"if {d} == 0: raise Rerun()")
             rc = d
+        checked = _INT_OPS.get(e.op) if result is T.INT else None
+        if checked:  # 64-bit ints: overflow is the reference's fault
+            return f"{checked}({lc}, {rc})", result
         return f"({lc} {e.op} {rc})", result
 
     def expr_Compare(self, e: ast.Compare, scope: _Scope, em: Emitter) -> tuple[str, T]:
@@ -644,8 +651,10 @@ class CodeGen:
             lim = self.tmp("lim")
             em.emit(f"{lim} = {lc}")
             em.emit(f"if {lim} < {n}: {n} = max(0, {lim})")
+        em.emit(f"if {n} > fuel: raise Rerun()")
         p = self.tmp("p")
         with em.indented(f"for {p} in range({n}):"):
+            em.emit("fuel -= 1")
             em.emit(f"{b} = {at(row, p)}")
             self.block(s.body, inner, em)
         em.emit("if _ctl != 0: break")
@@ -796,6 +805,8 @@ class CodeGen:
         if p.round is not None:
             with body.indented(f"for _r in range({maxr}):"):
                 body.emit("rnd = _r")
+                body.emit("if fuel <= 0: raise Rerun()  # one unit per round")
+                body.emit("fuel -= 1")
                 self.section(p.round, body)
                 body.emit("if _ctl == 2: return _ans, cost, seq, opened")
                 body.emit("if _ctl == 1: break")

@@ -79,6 +79,57 @@ def k_clamp(x: Any, lo: Any, hi: Any) -> Any:
 _INT_SAFE = 2.0**62
 _INT_MAX = 2**63 - 1
 _INT_MIN = -(2**63)
+# |a * b| below this (computed in floats) means the exact product fits in int64.
+_MUL_SAFE = 9.2e18
+
+
+# Ints are 64-bit in the language and a result outside the range is a fault:
+# these detect it (int64 arithmetic would wrap) and leave it to the reference.
+
+
+@kernel
+def k_iadd(a: int, b: int) -> int:
+    r = a + b
+    if (a >= 0) == (b >= 0) and (r >= 0) != (a >= 0):
+        raise Rerun()
+    return r
+
+
+@kernel
+def k_isub(a: int, b: int) -> int:
+    r = a - b
+    if (a >= 0) != (b >= 0) and (r >= 0) != (a >= 0):
+        raise Rerun()
+    return r
+
+
+@kernel
+def k_imul(a: int, b: int) -> int:
+    p = float(a) * float(b)
+    if not -_MUL_SAFE < p < _MUL_SAFE:
+        raise Rerun()
+    return a * b
+
+
+@kernel
+def k_ifloordiv(a: int, b: int) -> int:
+    if b == -1 and a == _INT_MIN:
+        raise Rerun()
+    return a // b
+
+
+@kernel
+def k_imod(a: int, b: int) -> int:
+    if b == -1:
+        return 0  # Python's a % -1 (and no int64 trap on the most negative a)
+    return a % b
+
+
+@kernel
+def k_ineg(a: int) -> int:
+    if a == _INT_MIN:
+        raise Rerun()
+    return -a
 
 
 @kernel
