@@ -68,7 +68,10 @@ def test_interval_arithmetic() -> None:
 def test_interval_ints_are_exact_beyond_two_to_the_53() -> None:
     big = Interval.point(2**53 + 1, True)
     assert big.sub(Interval.point(2**53, True)).bounds == (1, 1)
-    assert str(Interval.point(9223372036854775807, True)) == "[9223372036854775807, 9223372036854775807]"
+    assert (
+        str(Interval.point(9223372036854775807, True))
+        == "[9223372036854775807, 9223372036854775807]"
+    )
     # in floats the same difference is what the run time computes: 0
     assert big.as_float().sub(Interval.point(2.0**53), floaty=True).bounds == (0, 0)
 

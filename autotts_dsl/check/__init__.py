@@ -19,6 +19,7 @@ direction, polarity per use site). `docs/checker.md` has the rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,16 +128,24 @@ def check_program(
     strict: bool = False,
     beta: float = 0.5,
     grid_points: int = GRID_POINTS,
+    params: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """Check a parsed program. Never raises on a bad program: every finding
-    is a diagnostic in the report."""
+    is a diagnostic in the report.
+
+    `params` are the `--param` values of a run (params, or knobs pinned to a
+    constant): the checker then judges the program as that run executes it
+    (every knob and range over β ∈ [0, 1] with those values); a bad value is
+    E107. Without them, params are their defaults."""
+    given = dict(params or {})
     report = CheckReport(path, source, beta, strict, program)
     try:
-        compiled = compile_program(program, beta, {}, source=source, path=path)
+        compiled = compile_program(program, beta, given, source=source, path=path)
     except DiagnosticError as err:
         report.diagnostics = _sorted(list(err.diagnostics))
         return report
-    ctx = Context(program, source, path, strict=strict, grid_points=grid_points)
+    pinned = {n: compiled.constants[n] for n in given if n in compiled.constants}
+    ctx = Context(program, source, path, strict=strict, grid_points=grid_points, pinned=pinned)
     ranges = Ranges(ctx, format_expr)
     proofs = prove_schedule(ctx, ranges.ev, format_expr)
     check_declarations(ranges)
@@ -177,6 +186,7 @@ def check_source(
     strict: bool = False,
     beta: float = 0.5,
     grid_points: int = GRID_POINTS,
+    params: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """Parse and check program text; syntax errors become the report's
     diagnostics."""
@@ -188,7 +198,9 @@ def check_source(
         msg = "the program nests too deeply to parse"
         diag = Diagnostic("E001", "error", msg, Span(1, 1, 1, 2))
         return CheckReport(path, source, beta, strict, None, [diag])
-    return check_program(program, source, path, strict=strict, beta=beta, grid_points=grid_points)
+    return check_program(
+        program, source, path, strict=strict, beta=beta, grid_points=grid_points, params=params
+    )
 
 
 def explain(

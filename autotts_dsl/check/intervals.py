@@ -373,6 +373,11 @@ def _probability_row(row: Builtin) -> bool:
     return lo >= 0 and hi <= 1
 
 
+MAX_FACTS = 16
+"""Guard facts consulted per expression: the innermost ones. Deeper nests of
+guards lose precision, never soundness, and keep checking time linear."""
+
+
 class IntervalEval:
     """Ranges of expressions. `limits` caps the builtin values that name one
     (`spawned` <= max_branches); `report` receives range problems; `epoch`
@@ -388,22 +393,40 @@ class IntervalEval:
         self.field_types = field_types
         self.report = report
         self.epoch = 0
+        self._memo: dict[tuple[int, ...], tuple[object, Val]] = {}
+        self._negated: dict[int, tuple[ast.Compare, ast.Compare]] = {}
+
+    def forget(self) -> None:
+        """Drop memoised values (after `limits` changed)."""
+        self._memo.clear()
 
     # -- facts ------------------------------------------------------------------
 
-    def facts_of(self, e: ast.Expr, positive: bool, env: Env) -> list[ast.Compare]:
-        """Comparisons known to hold when `e` is `positive` (true) or false."""
+    def facts_of(
+        self, e: ast.Expr, positive: bool, env: Env, _lets: set[str] | None = None
+    ) -> list[ast.Compare]:
+        """Comparisons known to hold when `e` is `positive` (true) or false.
+        Each let is followed once (a chain of lets that use the previous one
+        twice would otherwise take exponential time)."""
+        lets = _lets if _lets is not None else set()
         if isinstance(e, ast.Compare):
             if positive:
                 return [e]
-            return [ast.Compare(_NEGATE[e.op], e.left, e.right)]
+            neg = self._negated.get(id(e))
+            if neg is None or neg[0] is not e:
+                # one object per negated comparison: facts are compared (and
+                # memoised) by identity
+                neg = self._negated[id(e)] = (e, ast.Compare(_NEGATE[e.op], e.left, e.right))
+            return [neg[1]]
         if isinstance(e, ast.BoolOp):
             if (e.op == "and") == positive:
-                return self.facts_of(e.left, positive, env) + self.facts_of(e.right, positive, env)
+                return self.facts_of(e.left, positive, env, lets) + self.facts_of(
+                    e.right, positive, env, lets
+                )
             return []
         if isinstance(e, ast.Unary) and e.op == "not":
-            return self.facts_of(e.operand, not positive, env)
-        if isinstance(e, ast.Name):
+            return self.facts_of(e.operand, not positive, env, lets)
+        if isinstance(e, ast.Name) and e.id not in lets:
             b = env.lookup(e.id)
             if (
                 b is not None
@@ -411,7 +434,8 @@ class IntervalEval:
                 and b.expr is not None
                 and (b.epoch == self.epoch or is_stable(b.expr, env))
             ):
-                return self.facts_of(b.expr, positive, env)
+                lets.add(e.id)
+                return self.facts_of(b.expr, positive, env, lets)
         return []
 
     def _refine(self, e: ast.Expr, v: Val, env: Env, facts: Sequence[ast.Compare]) -> Val:
@@ -448,9 +472,25 @@ class IntervalEval:
         saved = self.report
         if quiet:
             self.report = None
+        if len(facts) > MAX_FACTS:
+            facts = facts[-MAX_FACTS:]  # the innermost guards (bounded work per node)
+        key: tuple[int, ...] = ()
+        if self.report is None:
+            # Reporting nothing, the value depends only on the node, its scope,
+            # the facts and the epoch: memoised (deeply nested `? :` would
+            # otherwise be evaluated once per enclosing level). The entry keeps
+            # the objects alive, so their ids are not reused.
+            key = (id(e), id(env), self.epoch, *map(id, facts))
+            hit = self._memo.get(key)
+            if hit is not None:
+                self.report = saved
+                return hit[1]
         try:
             v = self._eval(e, env, facts)
-            return self._refine(e, v, env, facts) if facts else v
+            v = self._refine(e, v, env, facts) if facts else v
+            if key:
+                self._memo[key] = ((e, env, tuple(facts)), v)
+            return v
         finally:
             self.report = saved
 
@@ -568,13 +608,18 @@ class IntervalEval:
             iv = Interval.make(iv.lo, iv.hi, True, iv.nan)
         return Val(iv, typ, static)
 
-    def probability_like(self, e: ast.Expr, env: Env) -> str:
-        """The builtin that makes `e` a probability in [0, 1] ("" if none)."""
+    def probability_like(self, e: ast.Expr, env: Env, _memo: dict[str, str] | None = None) -> str:
+        """The builtin that makes `e` a probability in [0, 1] ("" if none);
+        each let is judged once."""
+        memo = _memo if _memo is not None else {}
         if isinstance(e, ast.Name):
+            if e.id in memo:
+                return memo[e.id]
             b = env.lookup(e.id)
+            memo[e.id] = ""
             if b is not None and b.kind == "let" and b.expr is not None:
-                return self.probability_like(b.expr, env)
-            return ""
+                memo[e.id] = self.probability_like(b.expr, env, memo)
+            return memo[e.id]
         if isinstance(e, ast.Call):
             rows = overloads(e.func)
             if rows and all(_probability_row(r) for r in rows):
@@ -582,7 +627,7 @@ class IntervalEval:
             return ""
         if isinstance(e, ast.Cond):
             sides = [e.then, e.other]
-            names = [self.probability_like(s, env) for s in sides]
+            names = [self.probability_like(s, env, memo) for s in sides]
             lits = [isinstance(s, ast.IntLit | ast.FloatLit) and 0 <= s.value <= 1 for s in sides]
             if all(n or lit for n, lit in zip(names, lits, strict=True)) and any(names):
                 return next(n for n in names if n)

@@ -87,6 +87,7 @@ class Prover:
         # knobs whose own claim failed (already an error): not held against
         # the knobs built from them
         self.failed = failed if failed is not None else set()
+        self._ranges: dict[tuple[int, int], tuple[ast.Expr, Val]] = {}
 
     def prove(self, e: ast.Expr, env: Env) -> Proof:
         if isinstance(e, ast.IntLit | ast.FloatLit | ast.BoolLit):
@@ -111,7 +112,7 @@ class Prover:
         direction, and `0 * ∞` is not 0."""
         if _mentions(e, self.failed):
             return ""
-        iv = self.ev.eval(e, env, quiet=True).iv
+        iv = self._range(e, env)
         if iv.nan:
             return f"`{self.text(e)}` may be NaN (it can overflow, and 0 × ∞ or ∞ − ∞ is NaN)"
         if not iv.finite:
@@ -127,7 +128,7 @@ class Prover:
         if isinstance(e, ast.Call):
             return self._call(e, env)
         if isinstance(e, ast.Cond):
-            test = self.ev.eval(e.test, env, quiet=True).iv
+            test = self._range(e.test, env)
             if test.is_point:  # decided by params and literals: one arm counts
                 return self.prove(e.then if test.lo == 1 else e.other, env)
             parts = [self.prove(x, env) for x in (e.test, e.then, e.other)]
@@ -136,8 +137,20 @@ class Prover:
             return Proof(UNKNOWN, f"`{self.text(e)}`: a choice that varies with β is not proved")
         return Proof(UNKNOWN, f"`{self.text(e)}` is not a schedule expression")
 
+    def _val(self, e: ast.Expr, env: Env) -> Val:
+        # memoised per node and scope: proving evaluates every sub-expression
+        # (without it, nested calls would take quadratic time)
+        key = (id(e), id(env))
+        got = self._ranges.get(key)
+        if got is None or got[0] is not e:
+            got = self._ranges[key] = (e, self.ev.eval(e, env, quiet=True))
+        return got[1]
+
+    def _range(self, e: ast.Expr, env: Env) -> Interval:
+        return self._val(e, env).iv
+
     def _sign(self, e: ast.Expr, env: Env) -> tuple[Sign, Interval]:
-        iv = self.ev.eval(e, env, quiet=True).iv
+        iv = self._range(e, env)
         return iv.sign, iv
 
     def _binary(self, e: ast.Binary, env: Env) -> Proof:
@@ -187,7 +200,7 @@ class Prover:
         return Proof(d)
 
     def _call(self, e: ast.Call, env: Env) -> Proof:
-        vals = [self.ev.eval(a, env, quiet=True) for a in e.args]
+        vals = [self._val(a, env) for a in e.args]
         row = self.ev.row_for(e, vals, env)
         if row is None or not row.schedule:
             return Proof(UNKNOWN, f"`{e.func}` is not a schedule function")
@@ -245,9 +258,9 @@ def counterexample(
     pts: list[tuple[float, int | float, Any]] = []
     for b, vals in grid:
         x = vals.get(name)
-        if isinstance(x, int) and not isinstance(x, bool):
-            pts.append((b, x, x))
-        elif isinstance(x, float) and math.isfinite(x):
+        if (isinstance(x, int) and not isinstance(x, bool)) or (
+            isinstance(x, float) and math.isfinite(x)
+        ):
             pts.append((b, x, x))
     if len(pts) < 2:
         return None
@@ -311,8 +324,12 @@ def prove_schedule(ctx: Context, ev: IntervalEval, text: Any) -> list[KnobProof]
     prover = Prover(ev, ctx.directions, text, failed_names)
     for p in ctx.program.params:
         env = ctx.global_env()
-        v = ev.eval(p.default, env)
         typ = val_type(p.type)
+        if p.name in ctx.pinned:  # the value a run uses (`--param`)
+            ctx.param_vals[p.name] = Val(_point(ctx.pinned[p.name], typ), typ, True)
+            ctx.directions[p.name] = CONST
+            continue
+        v = ev.eval(p.default, env)
         iv = _typed(v.iv, typ)
         ctx.param_vals[p.name] = Val(iv, typ, True)
         ctx.directions[p.name] = prover.prove(p.default, env).direction
@@ -320,6 +337,15 @@ def prove_schedule(ctx: Context, ev: IntervalEval, text: Any) -> list[KnobProof]
     failed: list[KnobProof] = []
     for k in ctx.program.knobs:
         env = ctx.global_env()
+        if k.name in ctx.pinned:
+            # `--param` pins a knob to a constant: any declared direction holds
+            typ = val_type(k.type)
+            value = ctx.pinned[k.name]
+            iv = _point(value, typ)
+            proofs.append(KnobProof(k.name, k.type, k.direction, CONST, "pinned", iv, span=k.span))
+            ctx.knob_vals[k.name] = Val(iv, typ if typ in NUMERIC else None, True)
+            ctx.directions[k.name] = CONST
+            continue
         before = len(ctx.diags)
         v = ev.eval(k.expr, env)
         # A range error in the expression already explains a failed proof.
@@ -438,3 +464,9 @@ def _mentions(e: ast.Expr, names: set[str]) -> bool:
     if isinstance(e, ast.Name):
         return e.id in names
     return any(_mentions(c, names) for c in children(e))
+
+
+def _point(value: Any, typ: T | None) -> Interval:
+    if typ is T.BOOL:
+        return Interval.point(int(bool(value)), True)
+    return Interval.point(value, typ is T.INT)
