@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ..check import CheckReport, check_source
 from ..programs import ProgramNotFound, resolve_program_path
+from . import check_empirical
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--strict", action="store_true", help="budget-polarity warnings become errors")
     p.add_argument("-q", "--quiet", action="store_true", help="diagnostics only, no knob table")
+    check_empirical.add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -64,6 +66,8 @@ def knob_table(report: CheckReport, title: str, with_value: bool) -> Table:
     for k in report.knobs:
         if k.status == "proved":
             proved = f"[green]{k.proved}[/]"
+        elif k.status == "pinned":
+            proved = "[green]pinned[/]"
         elif k.status == "false":
             proved = "[red]false[/]"
         else:
@@ -90,7 +94,7 @@ def summary(report: CheckReport) -> str:
     state = "[bold red]failed[/]" if e else "[green]ok[/]"
     parts = [f"{e} error{'s' * (e != 1)}" if e else "", f"{w} warning{'s' * (w != 1)}" if w else ""]
     detail = ", ".join(p for p in parts if p)
-    proved = sum(1 for k in report.knobs if k.status == "proved")
+    proved = sum(1 for k in report.knobs if k.status in ("proved", "pinned"))
     knobs = f"; {proved}/{len(report.knobs)} knob directions proved" if report.knobs else ""
     return f"{report.path}: {state}{' (' + detail + ')' if detail else ''}{knobs}"
 
@@ -111,13 +115,19 @@ def run(args: argparse.Namespace) -> int:
             err.print(f"[bold red]error:[/] {spec}: cannot read: {exc.strerror or exc}")
             usage_problem = True
             continue
-        reports.append(check_source(text, shown, strict=args.strict))
+        reports.append(
+            check_source(text, shown, strict=args.strict, params=check_empirical.given_params(args))
+        )
+    found = {id(r): check_empirical.run_empirical(args, r, err) for r in reports}
     if args.json:
         doc = {
             "ok": all(r.ok for r in reports) and not usage_problem,
             "errors": sum(len(r.errors) for r in reports),
             "warnings": sum(len(r.warnings) for r in reports),
-            "files": [r.to_json() for r in reports],
+            "files": [
+                {**r.to_json(), "empirical": e.to_json() if (e := found[id(r)]) else None}
+                for r in reports
+            ],
         }
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
@@ -128,6 +138,13 @@ def run(args: argparse.Namespace) -> int:
                 name = r.program.name if r.program else r.path
                 out.print(knob_table(r, f"{name}: knobs over β ∈ [0, 1]", False))
             out.print(summary(r))
+            if (e := found[id(r)]) is not None:
+                out.out((e.render() + "\n") if e.diagnostics else "")
+                out.print(
+                    f"{r.path}: empirical: {len(e.drops)} token drops, "
+                    f"{len(e.dead)} dead β ranges over {len(e.stores)} stores"
+                )
     if usage_problem:
         return EXIT_USAGE
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_INVALID
+    strict_fail = args.strict and any(e is not None and not e.ok for e in found.values())
+    return EXIT_OK if all(r.ok for r in reports) and not strict_fail else EXIT_INVALID

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
             if report.ok
             else "[dim]limits: " + ", ".join(f"{k}={v}" for k, v in lim.items()) + "[/]"
         )
+    if report.cost is not None:
+        out.print(f"[dim]cost: {report.cost.describe()}[/]")
     if report.diagnostics:
         out.out("\n" + report.render() + "\n")
     out.print(summary(report))

@@ -8,7 +8,8 @@ Passes, in order (each one-directional, all reading the one builtins table):
    `intervals.py`) and a proof of its declared direction (E201/E202);
 3. ranges (`ranges.py`) — counts, limits, window sizes, probability
    thresholds, divisions and builtin domains (E203–E206, E213, W203, W204);
-4. admissibility and termination (`admissibility.py`) — E210–E212;
+4. admissibility and termination (`admissibility.py`) — E210–E212, and
+   the static per-episode bound on work and tokens (`cost.py`) — E214;
 5. budget polarity (`polarity.py`) — W201/W202 (errors under `strict`);
 6. lints (`lints.py`) — W301–W307.
 
@@ -30,13 +31,22 @@ from ..fmt import format_expr
 from ..parser import parse
 from .admissibility import Admissibility
 from .context import GRID_POINTS, Context
+from .cost import CostBound, check_cost, cost_bound
 from .intervals import Interval
 from .lints import Lints
 from .monotone import KnobProof, prove_schedule
 from .polarity import KnobPolarity, Polarity
 from .ranges import Ranges, RangeWalker, check_declarations
 
-__all__ = ["CheckReport", "KnobRow", "check_program", "check_source", "explain"]
+__all__ = [
+    "CheckReport",
+    "CostBound",
+    "KnobRow",
+    "check_program",
+    "check_source",
+    "cost_bound",
+    "explain",
+]
 
 
 @dataclass
@@ -85,6 +95,9 @@ class CheckReport:
     knobs: list[KnobRow] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
+    # the static per-episode bound on work and tokens (None when the program
+    # does not compile)
+    cost: CostBound | None = None
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -112,6 +125,7 @@ class CheckReport:
             "diagnostics": [d.to_json(self.path) for d in self.diagnostics],
             "params": self.params,
             "limits": self.limits,
+            "cost": self.cost.to_json() if self.cost is not None else None,
             "knobs": [k.to_json() for k in self.knobs],
         }
 
@@ -151,6 +165,7 @@ def check_program(
     check_declarations(ranges)
     RangeWalker(ranges).run()
     Admissibility(ctx).run()
+    report.cost = check_cost(ctx)
     polarity = Polarity(ctx).run()
     Lints(ctx).run()
     report.diagnostics = _sorted(ctx.diags)
