@@ -460,13 +460,16 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
                 hint=_hint_for("$END", expected, ""),
             )
         text = str(tok)
+        hint = _hint_for(text, expected, line_text)
+        if text == "*" and line_text[col - 2 : col] == "**":
+            hint = "there is no `**` operator: write `pow(x, y)`"
         return Diagnostic(
             "E001",
             "error",
             f"unexpected `{text}`; expected {_describe_expected(expected)}",
             Span.point(line, col, len(text)),
             label="not expected here",
-            hint=_hint_for(text, expected, line_text),
+            hint=hint,
         )
     if isinstance(err, UnexpectedCharacters):
         pos = err.pos_in_stream or 0

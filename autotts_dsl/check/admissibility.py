@@ -226,11 +226,11 @@ class Admissibility:
                 f"after `prune {was.by}` at line {was.line}: `{was.by}` can be the same "
                 "branch, so it may have been pruned"
             )
-        shown = written if written == var else f"{written}` (`{var}`)"
+        shown = f"`{verb} {written}`" + ("" if written == var else f" (`{var}`)")
         self.ctx.add(
             "E211",
             "error",
-            f"`{verb} {shown}` {what}",
+            f"{shown} {what}",
             s.span,
             label="used after prune",
             hint="a pruned branch cannot be read; act on it before pruning it"

@@ -50,8 +50,11 @@ over all branches; three nested loops over 4,096 branches need `limit`s or
 a smaller `max_branches`. Every stdlib controller needs under 2·10^7
 (`tts-dsl explain` prints the figure)."""
 
-OPEN = 6  # opening one branch: the read, the bookkeeping, a field row
-READ = 4  # one CONTINUE read
+OPEN = 8  # opening one branch: the read, the bookkeeping, a field row
+READ = 6  # one CONTINUE read
+ROUND = 10  # a round's own bookkeeping (the batch it closes)
+LOOP = 5  # a loop's own bookkeeping (snapshot, sort, limit)
+ITERATION = 2  # one pass of a loop body, beyond the body's statements
 BETA_CONF = EXACT_MAX_N // 2  # terms of the exact sum, at most
 
 
@@ -107,6 +110,7 @@ class CostModel:
         self.n_fields = len(ctx.fields)
         self.reads = 0  # reads and branch openings along the structural walk
         self.opens = 0
+        self.mult = 1  # iterations of the enclosing loops
 
     def window(self, e: ast.Expr) -> int:
         if isinstance(e, ast.Name) and e.id in self.ctx.windows:
@@ -178,31 +182,41 @@ class CostModel:
             keys = sum(self.expr(k.key, inner) for k in h.order)
             sort = B * (keys + max(1, B.bit_length())) if h.order else 0
             n = B
-            head = self.expr(h.source, env) + B * per_branch + sort
+            head = LOOP + self.expr(h.source, env) + B * per_branch + sort
             if h.limit is not None:
                 head += self.expr(h.limit, env)
                 n = min(n, self.count(h.limit, env, B))
-            body = self.block(s.body, inner, flat)
-            return head + (1 + body) * (1 if flat else min(n, self.fuel))
+            n = min(n, self.fuel)
+            body = self.looped(s.body, inner, flat, n)
+            return head + (ITERATION + body) * (1 if flat else n)
         if isinstance(s, ast.Repeat):
             n = self.count(s.count, env, self.fuel)
-            body = self.block(s.body, env, flat)
-            return self.expr(s.count, env) + (1 + body) * (1 if flat else n)
+            body = self.looped(s.body, env, flat, n)
+            return LOOP + self.expr(s.count, env) + (ITERATION + body) * (1 if flat else n)
         if isinstance(s, ast.Spawn | ast.ReadFull):
             n = min(self.count(s.count, env, B), self.fuel)
             if not flat:
-                self.reads += n
-                self.opens += n
+                self.reads += n * self.mult
+                self.opens += n * self.mult
             return self.expr(s.count, env) + (OPEN + self.n_fields) * (1 if flat else n)
         if isinstance(s, ast.Step):
             n = 1 if s.times is None else self.count(s.times, env, self.fuel)
             times = 0 if s.times is None else self.expr(s.times, env)
             if not flat:
-                self.reads += n
+                self.reads += n * self.mult
             return 1 + self.expr(s.branch, env) + times + READ * (1 if flat else n)
         if isinstance(s, ast.Prune):
             return 1 + self.expr(s.branch, env)
         return 1
+
+    def looped(self, body: Sequence[ast.Stmt], env: Env, flat: bool, n: int) -> int:
+        """A loop body's cost per iteration; its reads count `n` times over."""
+        saved = self.mult
+        self.mult = saved * (1 if flat else n)
+        try:
+            return self.block(body, env, flat)
+        finally:
+            self.mult = saved
 
     def section(self, block: ast.Block | None, flat: bool) -> int:
         if block is None:
@@ -217,9 +231,9 @@ class CostModel:
             self.reads = self.opens = 0
             parts.append((self.section(block, False), self.reads, self.opens))
         (init, r0, o0), (rnd, r1, o1), (final, r2, o2) = parts
-        loops = init + rounds * (1 + rnd) + final
+        loops = ROUND + init + rounds * (ROUND + rnd) + final
         flat = sum(self.section(b, True) for b in (p.init, p.round, p.final))
-        by_fuel = (self.fuel + 1) * (flat + OPEN + self.n_fields + READ)
+        by_fuel = (self.fuel + 1) * (ROUND + flat + OPEN + self.n_fields + READ)
         reads = min(self.fuel, r0 + rounds * r1 + r2)
         opens = min(self.branches, reads, o0 + rounds * o1 + o2)
         work, by = (loops, "loops") if loops <= by_fuel else (by_fuel, "fuel")
