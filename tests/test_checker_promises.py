@@ -18,6 +18,8 @@ Budgets are small in the default suite; `-m slow` runs ten times more.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import re
 import sys
@@ -110,7 +112,7 @@ def _knob_values(text: str, name: str = "x") -> list[tuple[float, int | float | 
 
 
 def _monotone(values: list[int | float], direction: str) -> bool:
-    pairs = list(zip(values, values[1:], strict=False))
+    pairs = list(itertools.pairwise(values))
     if direction == "up":
         return all(a <= b for a, b in pairs)
     if direction == "down":
@@ -523,10 +525,8 @@ def diagnostics_only(text: str) -> None:
     assert parse(out) == parse(text)
     if report.ok:
         for beta in (0.0, 1.0):
-            try:
+            with contextlib.suppress(DiagnosticError):
                 compile_program(parse(text), beta)
-            except DiagnosticError:
-                pass
 
 
 @budget(150)
@@ -538,7 +538,7 @@ def test_token_soups_give_diagnostics_only(text: str) -> None:
 @budget(60)
 @given(
     st.sampled_from(sorted(STDLIB_DIR.glob("*.tts"))),
-    st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(EXTREME + ["1e400"])), max_size=4),
+    st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from([*EXTREME, "1e400"])), max_size=4),
 )
 def test_stdlib_with_extreme_literals_gives_diagnostics_only(path: Any, swaps: list[Any]) -> None:
     text = path.read_text(encoding="utf-8")
