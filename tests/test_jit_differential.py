@@ -855,9 +855,16 @@ round {
   # the fuel left here in round 0 is fuel_cap - 3 (spawn) - 1 (the round) - 3
   # (`for` iterations) - 3 (reads) when no branch finished on its opening read:
   # mode 13 uses it up exactly, mode 14 asks one more
-  if mode >= 13 and round == 0 {
+  if (mode == 13 or mode == 14) and round == 0 {
     repeat fuel_cap - 23 + mode { r2 = r2 + 1 }
     stop
+  }
+  # mode 15 leaves no fuel for round 1 to start; mode 16 leaves 2 for a `for`
+  # over the 3 alive branches
+  if mode == 15 and round == 0 { repeat fuel_cap - 10 { r2 = r2 + 1 } }
+  if mode == 16 and round == 0 {
+    repeat fuel_cap - 12 { r2 = r2 + 1 }
+    for b in alive { r2 = r2 + 1 }
   }
   if count(running) == 0 { stop }
 }
@@ -879,11 +886,13 @@ FAULT_MODES = {
     10: "`pow` failed",
     11: "`finally` finished without answering",
     14: "`repeat 91` exceeds the remaining fuel",
+    15: "out of fuel",
+    16: "`for` over 3 branches exceeds the remaining fuel",
 }
 
 
 def fault_params(mode: int) -> dict[str, int]:
-    fuel = {4: 80, 6: 80, 13: 100, 14: 100}
+    fuel = {4: 80, 6: 80, 13: 100, 14: 100, 15: 100, 16: 100}
     return {"mode": mode, "fuel_cap": fuel[mode]} if mode in fuel else {"mode": mode}
 
 
