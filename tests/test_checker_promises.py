@@ -35,6 +35,7 @@ from autotts_dsl.compiler import compile_program
 from autotts_dsl.diagnostics import DiagnosticError
 from autotts_dsl.fmt import fmt
 from autotts_dsl.interpreter import ProgramRunner, run_episode
+from autotts_dsl.jit.backend import BackendError
 from autotts_dsl.parser import parse
 from autotts_dsl.programs import STDLIB_DIR
 from autotts_dsl.replay.episode import Episode
@@ -393,6 +394,22 @@ def test_declarations_above_the_caps_are_located_errors(decl: str, code: str) ->
     text = f"controller c\n{decl}\ninit {{ spawn 1 }}\n" + FINALLY
     report = check_source(text, "c.tts")
     assert [(d.code, d.span.line) for d in report.errors] == [(code, 2)], report.render()
+
+
+def test_declared_window_sizes_bound_the_compiled_backends_memory() -> None:
+    """`window(2000000000)` once made the compiled backend allocate 16 GB: sizes
+    are capped (E109, above), and a workspace past 32 MB is left to the
+    reference, whose windows hold only what was pushed."""
+    small = "  ".join(f"w{i}: window(1)" for i in range(40))
+    text = (
+        f"controller c\nstate {{ big: window(100000)  {small} }}\ninit {{ spawn 2 }}\n"
+        "round { push(big, spawned)  push(w3, mean(big))  if len(big) > 3 { stop } }\n" + FINALLY
+    )
+    runner = ProgramRunner(parse(text), text, "c.tts")
+    got = runner.evaluate(STORE, 0.5, seeds=(0,), backend="auto")
+    assert got.backend == "reference"
+    with pytest.raises(BackendError, match="windows of up to 100,000 entries"):
+        runner.evaluate(STORE, 0.5, seeds=(0,), backend="numba")
 
 
 def test_five_nested_loops_over_opened_halt_or_are_refused() -> None:

@@ -29,6 +29,7 @@ LIMIT_MAXIMUM = {"max_branches": 4096, "max_rounds": 100_000, "fuel": 10_000_000
 LIMIT_NAMES = tuple(LIMIT_MINIMUM)
 DEFAULT_MAX_BRANCHES = LIMIT_MAXIMUM["max_branches"]  # "all the question has", up to the cap
 MAX_WINDOW = 100_000
+MAX_WINDOW_TOTAL = 1_000_000  # entries over all windows of a program
 
 
 class _Const:

@@ -24,6 +24,7 @@ from .base import (
     LIMIT_MINIMUM,
     LIMIT_NAMES,
     MAX_WINDOW,
+    MAX_WINDOW_TOTAL,
     Compiled,
     Sym,
     _Const,
@@ -203,6 +204,7 @@ class ProgramCompiler(StmtCompiler):
         makers: list[Callable[[], Any]] = []
         names: list[str] = []
         g = self.global_scope
+        total_window = 0
         for slot, d in enumerate(self.program.state):
             typ = self.declared_type(d.type, allow_window=True)
             if typ is None:
@@ -224,6 +226,15 @@ class ProgramCompiler(StmtCompiler):
                         "E110", "a window starts empty and takes no initial value", d.init.span
                     )
                 cap = int(size) if isinstance(size, int) else 1
+                if total_window + cap > MAX_WINDOW_TOTAL:
+                    self.error(
+                        "E109",
+                        f"windows may hold at most {MAX_WINDOW_TOTAL:,} entries in all; "
+                        f"`{d.name}` brings them to {total_window + cap:,}",
+                        d.type.size.span,
+                    )
+                    cap = 1
+                total_window += cap
                 makers.append(lambda cap=cap: Window(cap))  # type: ignore[misc]
                 self.declare(g, d.name, Sym("state", T.WINDOW, slot=slot, size=cap), d.span)
                 continue

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import ast
+from ..builtins import Window
 from ..compiler import Compiled
 from ..compiler.base import _Const
 from ..compiler.program import ProgramCompiler
@@ -344,11 +345,24 @@ def evaluate(
     try:
         kern = kernel_for(runner.program, jit=backend != "python")
         ci, cf = constants(kern.layout, runner, compiled, params)
+        _check_workspace(compiled)
     except Unsupported as why:
         if backend == "auto":
             return runner.evaluate_reference(store, beta, params, seeds)
         raise BackendError(f"{runner.path}: not covered by the compiled backend: {why}") from None
     return _run(kern, runner, compiled, store, seeds, ci, cf)
+
+
+MAX_WINDOW_CELLS = 4_000_000
+"""The window workspace is one row per window, as long as the longest: past
+this many floats (32 MB) the episode runs on the reference, whose windows
+take only the entries pushed."""
+
+
+def _check_workspace(compiled: Compiled) -> None:
+    caps = [w.capacity for w in compiled.make_state() if isinstance(w, Window)]
+    if caps and len(caps) * max(caps) > MAX_WINDOW_CELLS:
+        raise Unsupported(f"{len(caps)} windows of up to {max(caps):,} entries")
 
 
 def _run(
