@@ -219,8 +219,13 @@ def check_source(
 
 
 def explain(
-    program: ast.Program, source: str = "", path: str = "<input>", beta: float = 0.5
+    program: ast.Program,
+    source: str = "",
+    path: str = "<input>",
+    beta: float = 0.5,
+    params: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """The report `tts-dsl explain` prints: knob values at β, ranges over
-    [0, 1], declared and proved directions, polarity per use site."""
-    return check_program(program, source, path, beta=beta)
+    [0, 1], declared and proved directions, polarity per use site, and the
+    static cost bound of an episode."""
+    return check_program(program, source, path, beta=beta, params=params)

@@ -39,7 +39,7 @@ from ..diagnostics import Span
 from ..replay.voting import EXACT_MAX_N
 from ..types import T
 from .context import Context
-from .intervals import Binding, Env, Interval, IntervalEval, Val
+from .intervals import Binding, Env, Interval, IntervalEval, Val, children
 
 MAX_WORK = 10**11
 """The most work units a checked program may need per episode (E214 above):
@@ -137,7 +137,7 @@ class CostModel:
             return 1 + self.expr(e.test, env) + max(self.expr(e.then, env), self.expr(e.other, env))
         if isinstance(e, ast.Call):
             return 1 + sum(self.expr(a, env) for a in e.args) + self.call(e)
-        return 1 + sum(self.expr(c, env) for c in _children(e))
+        return 1 + sum(self.expr(c, env) for c in children(e))
 
     def call(self, e: ast.Call) -> int:
         """The work of a builtin beyond evaluating its arguments."""
@@ -238,12 +238,6 @@ class CostModel:
         opens = min(self.branches, reads, o0 + rounds * o1 + o2)
         work, by = (loops, "loops") if loops <= by_fuel else (by_fuel, "fuel")
         return CostBound(work, by, rounds, opens, reads)
-
-
-def _children(e: ast.Expr) -> list[ast.Expr]:
-    from .intervals import children
-
-    return children(e)
 
 
 def check_cost(ctx: Context) -> CostBound:
