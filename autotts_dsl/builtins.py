@@ -116,14 +116,20 @@ UNBOUNDED: Bounds = (-math.inf, math.inf)
 
 
 def _at_corner(impl: Callable[..., Any], args: Sequence[float]) -> float | None:
+    """`impl` at one corner of the argument box; an int result stays an exact
+    int (min/max of ints past 2**53 must not round)."""
     try:
         v = impl(*args)
     except OverflowError:
-        # round/floor/ceil of ±inf, or exp/pow overflowing upwards.
-        return next((a for a in args if math.isinf(a)), math.inf)
+        # round/floor/ceil of ±inf or of a float beyond int64, exp/pow
+        # overflowing: the values grow without bound towards that argument
+        huge = next((a for a in args if abs(a) >= 2**63), None)
+        return math.copysign(math.inf, huge) if huge is not None else math.inf
     except (ValueError, ZeroDivisionError, TypeError):
         return None
-    return float(v)
+    if isinstance(v, bool):
+        return int(v)
+    return v if isinstance(v, int) else float(v)
 
 
 def corners(impl: Callable[..., Any]) -> IntervalRule:
@@ -136,7 +142,7 @@ def corners(impl: Callable[..., Any]) -> IntervalRule:
         n = len(args)
         for mask in range(1 << n):
             v = _at_corner(impl, [args[k][(mask >> k) & 1] for k in range(n)])
-            if v is None or math.isnan(v):
+            if v is None or v != v:  # no value there, or NaN
                 return UNBOUNDED
             lo, hi = min(lo, v), max(hi, v)
         return lo, hi

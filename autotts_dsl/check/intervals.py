@@ -35,9 +35,6 @@ Num = int | float
 """An end of an interval: a finite int end is exact (never rounded through a
 float); float ends and the infinities are floats."""
 
-_HUGE = 2**63  # an int this large has no int64 (and, past 2**1024, no float) value
-
-
 def to_float(x: Num) -> float:
     """`float(x)` as the run time computes it (rounding to nearest, which is
     monotone); an int beyond the float range becomes ±∞."""
