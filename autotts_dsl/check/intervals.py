@@ -35,6 +35,7 @@ Num = int | float
 """An end of an interval: a finite int end is exact (never rounded through a
 float); float ends and the infinities are floats."""
 
+
 def to_float(x: Num) -> float:
     """`float(x)` as the run time computes it (rounding to nearest, which is
     monotone); an int beyond the float range becomes ±∞."""
