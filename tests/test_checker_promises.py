@@ -388,6 +388,9 @@ def test_checked_programs_finish_within_their_static_bound_long(text: str) -> No
         ("limits { fuel = 10000001 }", "E109"),
         ("state { h: window(2000000000) }", "E109"),
         ("state { h: window(100001) }", "E109"),
+        # above the cap only for some β (compiles at the β check starts from)
+        ("limits { max_rounds = round(150000*beta) }", "E109"),
+        ("state { h: window(round(150000*beta) + 1) }", "E109"),
     ],
 )
 def test_declarations_above_the_caps_are_located_errors(decl: str, code: str) -> None:

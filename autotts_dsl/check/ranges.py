@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from .. import ast
 from ..diagnostics import Span
 from ..types import T
+from ..compiler.base import LIMIT_MAXIMUM, MAX_WINDOW
 from .context import Context, fmt_beta
 from .intervals import Binding, Env, Interval, IntervalEval, IssueKind, Val, is_stable
 
@@ -193,6 +194,30 @@ class Ranges:
             hint=runtime,
         )
 
+    def at_most(self, e: ast.Expr, v: Val, env: Env, cap: int, what: str) -> None:
+        """Limits and window sizes may not exceed the language's caps (E109
+        at a grid β where one does)."""
+        if v.type not in (T.INT, T.FLOAT) or v.iv.hi <= cap:
+            return
+        found = self.witness(e, env, lambda x, _: x.iv.lo > cap)
+        if found:
+            self.ctx.add(
+                "E109",
+                "error",
+                f"{what} must be <= {cap:,}, but it is {found[1]} at β={found[0]}",
+                e.span,
+                label=f"ranges over {v.iv}",
+                hint=f"e.g. min({cap}, ...)",
+            )
+        else:
+            self.ctx.add(
+                "W204",
+                "warning",
+                f"cannot prove {what} stays <= {cap:,}: it ranges over {v.iv}",
+                e.span,
+                label="range not proved",
+            )
+
 
 def _lets_in_scope(env: Env) -> list[tuple[str, ast.Expr]]:
     """The lets visible in `env`, outermost and earliest first."""
@@ -248,8 +273,12 @@ def check_declarations(r: Ranges) -> None:
             f"limit `{lim.name}`",
             "the compiler rejects a negative limit at the β where it occurs",
         )
+        cap = LIMIT_MAXIMUM.get(lim.name)
+        if cap is not None:
+            r.at_most(lim.expr, v, env, cap, f"limit `{lim.name}`")
         if lim.name in ctx.limits and v.iv.lo >= 0 and v.iv.finite:
-            ctx.limits[lim.name] = v.iv
+            # above the cap the program does not compile: those values never run
+            ctx.limits[lim.name] = v.iv.meet(0, cap if cap is not None else v.iv.hi)
             r.ev.forget()
     for d in ctx.program.state:
         if d.type.name == "window" and d.type.size is not None:
@@ -262,7 +291,8 @@ def check_declarations(r: Ranges) -> None:
                 f"the size of window `{d.name}`",
                 "the compiler rejects a window size below 1 at the β where it occurs",
             )
-            ctx.windows[d.name] = v.iv
+            r.at_most(d.type.size, v, env, MAX_WINDOW, f"the size of window `{d.name}`")
+            ctx.windows[d.name] = v.iv.meet(1, MAX_WINDOW)
     env = ctx.global_env()
     for d in (*ctx.program.state, *ctx.program.branch_fields):
         if d.init is not None:
