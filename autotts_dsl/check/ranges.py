@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .. import ast
+from ..compiler.base import LIMIT_MAXIMUM, MAX_WINDOW
 from ..diagnostics import Span
 from ..types import T
-from ..compiler.base import LIMIT_MAXIMUM, MAX_WINDOW
 from .context import Context, fmt_beta
 from .intervals import Binding, Env, Interval, IntervalEval, IssueKind, Val, is_stable
 
