@@ -118,14 +118,20 @@ UNBOUNDED: Bounds = (-math.inf, math.inf)
 
 
 def _at_corner(impl: Callable[..., Any], args: Sequence[float]) -> float | None:
+    """`impl` at one corner of the argument box; an int result stays an exact
+    int (min/max of ints past 2**53 must not round)."""
     try:
         v = impl(*args)
     except OverflowError:
-        # round/floor/ceil of ±inf, or exp/pow overflowing upwards.
-        return next((a for a in args if math.isinf(a)), math.inf)
+        # round/floor/ceil of ±inf or of a float beyond int64, exp/pow
+        # overflowing: the values grow without bound towards that argument
+        huge = next((a for a in args if abs(a) >= 2**63), None)
+        return math.copysign(math.inf, huge) if huge is not None else math.inf
     except (ValueError, ZeroDivisionError, TypeError):
         return None
-    return float(v)
+    if isinstance(v, bool):
+        return int(v)
+    return v if isinstance(v, int) else float(v)
 
 
 def corners(impl: Callable[..., Any]) -> IntervalRule:
@@ -138,7 +144,7 @@ def corners(impl: Callable[..., Any]) -> IntervalRule:
         n = len(args)
         for mask in range(1 << n):
             v = _at_corner(impl, [args[k][(mask >> k) & 1] for k in range(n)])
-            if v is None or math.isnan(v):
+            if v is None or v != v:  # no value there, or NaN
                 return UNBOUNDED
             lo, hi = min(lo, v), max(hi, v)
         return lo, hi
@@ -228,9 +234,45 @@ def _gen_pick_interval(args: Sequence[Bounds]) -> Bounds:
 # ------------------------------------------------------------- implementations
 
 
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+"""Ints are 64-bit: a result outside [INT_MIN, INT_MAX] is a run-time fault
+(a located error at compile time when the expression is constant)."""
+
+
+def int64(v: int) -> int:
+    """`v`, or OverflowError when it leaves the int64 range."""
+    if INT_MIN <= v <= INT_MAX:
+        return v
+    raise OverflowError(f"integer overflow: {describe_int(v)} is outside the 64-bit range")
+
+
+def describe_int(v: int) -> str:
+    text = str(v) if abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit integer"
+    return text
+
+
 def _round(x: float, ndigits: int | None = None) -> Any:
     # Python's round: half-to-even, an int without ndigits (language semantics).
-    return round(x) if ndigits is None else round(x, ndigits)
+    if ndigits is None:
+        return int64(round(x))
+    if isinstance(x, int) and ndigits < -20:
+        # Every int64 is < 5e19: from -20 on it rounds to 0, and Python would
+        # first build 10**-ndigits (unbounded time for a huge ndigits).
+        ndigits = -20
+    return round(x, ndigits)
+
+
+def _floor(x: float) -> int:
+    return int64(math.floor(x))
+
+
+def _ceil(x: float) -> int:
+    return int64(math.ceil(x))
+
+
+def _abs(x: Any) -> Any:
+    return int64(abs(x)) if isinstance(x, int) else abs(x)
 
 
 def _sigmoid(x: float) -> float:
@@ -272,7 +314,7 @@ def _mean(values: Sequence[float]) -> float:
 
 def _sum(values: Sequence[Any]) -> Any:
     if all(type(v) is int for v in values):
-        return sum(values)
+        return int64(sum(values))
     return neumaier_sum(values)
 
 
@@ -422,31 +464,31 @@ BUILTINS: tuple[Builtin, ...] = (
         "floor",
         (F,),
         INT,
-        math.floor,
+        _floor,
         "largest int <= x",
         "floor(4.5*beta)",
         vm="FLOOR",
         mono=("incr",),
         schedule=True,
-        interval=corners(math.floor),
+        interval=corners(_floor),
     ),
     Builtin(
         "ceil",
         (F,),
         INT,
-        math.ceil,
+        _ceil,
         "smallest int >= x",
         "ceil(gap * (1 - s))",
         vm="CEIL",
         mono=("incr",),
         schedule=True,
-        interval=corners(math.ceil),
+        interval=corners(_ceil),
     ),
     Builtin(
         "abs",
         (F,),
         F,
-        abs,
+        _abs,
         "absolute value",
         "abs(delta(hist))",
         vm="ABS",
@@ -584,7 +626,8 @@ BUILTINS: tuple[Builtin, ...] = (
         (INT, INT),
         F,
         beta_conf,
-        "P(p > 1/2) under Beta(t1+1, t2+1), exact; 0 when t1 = 0",
+        "P(p > 1/2) under Beta(t1+1, t2+1), exact for counts up to 4,096 (normal "
+        "approximation beyond); 0 when t1 <= 0; a negative t2 counts as 0",
         "beta_conf(3, 1)",
         vm="BETA_CONF",
         mono=("incr", "decr"),

@@ -668,13 +668,16 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
                 label="input ends here",
                 hint=_hint_for("$END", expected, ""),
             )
+        hint = _hint_for(text, expected, line_text) or _typo_hint(text, expected, line_text, col)
+        if text == "*" and line_text[col - 2 : col] == "**":
+            hint = "there is no `**` operator: write `pow(x, y)`"
         return Diagnostic(
             "E001",
             "error",
             f"unexpected `{text}`; expected {_describe_expected(expected)}",
             Span.point(line, col, len(text)),
             label="not expected here",
-            hint=_hint_for(text, expected, line_text) or _typo_hint(text, expected, line_text, col),
+            hint=hint,
         )
     if isinstance(err, UnexpectedCharacters):
         pos = err.pos_in_stream or 0
@@ -723,14 +726,60 @@ def parse(source: str, path: str = "<input>") -> ast.Program:
         tree = _lark().parse(source)
     except UnexpectedInput as err:
         raise DiagnosticError([_syntax_diagnostic(err, source)], source, path) from None
+    deep = _too_deep(tree)
+    if deep is not None:
+        raise DiagnosticError([deep], source, path)
     try:
         program = _ToAst().transform(tree)
     except lark.exceptions.VisitError as err:
         if isinstance(err.orig_exc, DiagnosticError):
             raise DiagnosticError(err.orig_exc.diagnostics, source, path) from None
+        if isinstance(err.orig_exc, RecursionError):  # a backstop: `_too_deep` comes first
+            raise DiagnosticError([_depth_diagnostic(Span.point(1, 1))], source, path) from None
         raise
+    except RecursionError:
+        raise DiagnosticError([_depth_diagnostic(Span.point(1, 1))], source, path) from None
     assert isinstance(program, ast.Program)
     return program
+
+
+MAX_DEPTH = 200
+"""Deepest parse tree accepted (about 100 nested blocks, or a chain of 190
+operators). Every later pass walks the program recursively; this keeps them
+far from Python's recursion limit."""
+
+
+def _too_deep(tree: lark.Tree[Token]) -> Diagnostic | None:
+    """E001 at the first token nested deeper than MAX_DEPTH, if any (an
+    explicit stack: the check itself must not recurse)."""
+    stack: list[tuple[lark.Tree[Token] | Token, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return _depth_diagnostic(_first_span(node))
+        if isinstance(node, lark.Tree):
+            stack.extend((c, depth + 1) for c in node.children if c is not None)
+    return None
+
+
+def _first_span(node: lark.Tree[Token] | Token) -> Span:
+    while isinstance(node, lark.Tree):
+        kids = [c for c in node.children if c is not None]
+        if not kids:
+            return _span(node.meta) if not getattr(node.meta, "empty", True) else Span.point(1, 1)
+        node = kids[0]
+    return _tok_span(node)
+
+
+def _depth_diagnostic(span: Span) -> Diagnostic:
+    return Diagnostic(
+        "E001",
+        "error",
+        f"the program nests too deeply (more than {MAX_DEPTH} levels of blocks and operators)",
+        span,
+        label="too deep here",
+        hint="split the expression or block with `let` or separate rules",
+    )
 
 
 def normalize_newlines(source: str) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import ast
 from .compiler import Compiled
+from .diagnostics import Span
 from .replay.episode import Episode
 from .replay.protocol import Evaluation, evaluate
 from .replay.store import ReplayStore
@@ -29,9 +31,15 @@ def run_episode(prog: Compiled, ep: Episode, events: list[dict[str, Any]] | None
         ep.end_batch()
         rnd = prog.round
         # Without a `round` block there is nothing to repeat: straight to `finally`.
-        n_rounds = prog.max_rounds if prog.program.round is not None else 0
+        round_block = prog.program.round
+        n_rounds = prog.max_rounds if round_block is not None else 0
         for r in range(n_rounds):
             c.round = r
+            # One unit of fuel per round, charged as it starts.
+            if c.fuel <= 0:
+                assert round_block is not None
+                raise RuntimeFault("out of fuel", round_span(round_block))
+            c.fuel -= 1
             try:
                 rnd(c)
             except StopRounds:
@@ -46,6 +54,12 @@ def run_episode(prog: Compiled, ep: Episode, events: list[dict[str, Any]] | None
         "`finally` finished without answering",
         final.span if final is not None else prog.program.span,
     )
+
+
+def round_span(block: ast.Block) -> Span:
+    """Where a fault of the round loop itself is located: the `round` keyword."""
+    sp = block.span
+    return Span.point(sp.line, sp.col, len("round"))
 
 
 def replay_episode(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
+from . import check_empirical
 from .console import (
     new_table,
     print_error,
@@ -47,6 +48,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--strict", action="store_true", help="budget-polarity warnings become errors")
     p.add_argument("-q", "--quiet", action="store_true", help="diagnostics only, no knob table")
+    check_empirical.add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -79,6 +81,8 @@ def knob_table(
     for k in report.knobs:
         if k.status == "proved":
             proved = styled(k.proved, "green")
+        elif k.status == "pinned":
+            proved = styled("pinned", "green")
         elif k.status == "false":
             proved = styled("false", "red")
         else:
@@ -106,7 +110,7 @@ def summary(report: CheckReport) -> Text:
     state = styled("failed", "bold red") if e else styled("ok", "green")
     parts = [f"{e} error{'s' * (e != 1)}" if e else "", f"{w} warning{'s' * (w != 1)}" if w else ""]
     detail = ", ".join(p for p in parts if p)
-    proved = sum(1 for k in report.knobs if k.status == "proved")
+    proved = sum(1 for k in report.knobs if k.status in ("proved", "pinned"))
     knobs = f"; {proved}/{len(report.knobs)} knob directions proved" if report.knobs else ""
     return Text.assemble(f"{report.path}: ", state, f" ({detail})" if detail else "", knobs)
 
@@ -130,13 +134,19 @@ def run(args: argparse.Namespace) -> int:
             print_error(err, f"{spec}: cannot read: {exc.strerror or exc}")
             usage_problem = True
             continue
-        reports.append(check_source(text, shown, strict=args.strict))
+        reports.append(
+            check_source(text, shown, strict=args.strict, params=check_empirical.given_params(args))
+        )
+    found = {id(r): check_empirical.run_empirical(args, r, err) for r in reports}
     if args.json:
         doc = {
             "ok": all(r.ok for r in reports) and not usage_problem,
             "errors": sum(len(r.errors) for r in reports),
             "warnings": sum(len(r.warnings) for r in reports),
-            "files": [r.to_json() for r in reports],
+            "files": [
+                {**r.to_json(), "empirical": e.to_json() if (e := found[id(r)]) else None}
+                for r in reports
+            ],
         }
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
@@ -147,6 +157,16 @@ def run(args: argparse.Namespace) -> int:
                 name = r.program.name if r.program else r.path
                 print_table(out, knob_table(r, f"{name}: knobs over β ∈ [0, 1]", False, out))
             out.print(summary(r), soft_wrap=True)
+            if (e := found[id(r)]) is not None:
+                if e.diagnostics:
+                    write_plain(err, e.render() + "\n")
+                out.print(
+                    f"{r.path}: empirical: {len(e.drops)} token drops, "
+                    f"{len(e.dead)} dead β ranges over {len(e.stores)} stores",
+                    soft_wrap=True,
+                    markup=False,
+                )
     if usage_problem:
         return EXIT_USAGE
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_INVALID
+    strict_fail = args.strict and any(e is not None and not e.ok for e in found.values())
+    return EXIT_OK if all(r.ok for r in reports) and not strict_fail else EXIT_INVALID

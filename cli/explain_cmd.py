@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
                 else "limits: " + ", ".join(f"{k}={v}" for k, v in lim.items())
             )
         )
+    if report.cost is not None:
+        out.print(f"[dim]cost: {report.cost.describe()}[/]")
     if report.diagnostics:
         write_plain(stderr_console(), report.render() + "\n")
     out.print(summary(report), soft_wrap=True)

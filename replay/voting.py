@@ -7,9 +7,9 @@ occurrence comes earliest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from math import comb
 from typing import TypeVar
 
 A = TypeVar("A")
@@ -45,14 +45,41 @@ def winner(answers: Sequence[A]) -> A | None:
     return vote_stats(answers)[0]
 
 
+EXACT_MAX_N = 8193
+"""`beta_conf` is exact while top1 + top2 + 1 <= EXACT_MAX_N: every pair of
+counts up to 4,096 (the cap on `max_branches`, hence on any count of
+branches or answers) is exact."""
+
+
 @lru_cache(maxsize=65536)
 def beta_conf(top1: int, top2: int) -> float:
-    """P(p > 1/2) under Beta(top1+1, top2+1); 0 when top1 == 0.
+    """P(p > 1/2) under Beta(top1+1, top2+1); 0 when top1 <= 0 (a count below
+    0 counts as 0).
 
     Computed exactly as P[Binomial(top1+top2+1, 1/2) <= top1] with integer
-    arithmetic; the one final division is correctly rounded.
+    arithmetic (the one final division is correctly rounded) while
+    top1 + top2 + 1 <= EXACT_MAX_N. Beyond that it is the normal
+    approximation Phi((top1 - top2) / sqrt(top1 + top2 + 1)) (within 1e-4
+    there, closer as the counts grow): bounded time for every int.
     """
     if top1 <= 0:
         return 0.0
+    top2 = max(top2, 0)
     n = top1 + top2 + 1
-    return sum(comb(n, j) for j in range(top1 + 1)) / (1 << n)
+    if n > EXACT_MAX_N:
+        z = (top1 - top2) / math.sqrt(n)
+        return 0.5 * math.erfc(-z / math.sqrt(2.0))
+    # Sum the shorter tail (C(n, j) = C(n, n - j)): min(top1, top2) + 1 terms.
+    if top1 <= top2:
+        return _binomial_head(n, top1) / (1 << n)
+    return ((1 << n) - _binomial_head(n, top2)) / (1 << n)
+
+
+def _binomial_head(n: int, m: int) -> int:
+    """sum of C(n, k) for k = 0..m, exactly."""
+    term = 1
+    total = 1
+    for k in range(m):
+        term = term * (n - k) // (k + 1)
+        total += term
+    return total

@@ -815,7 +815,8 @@ round {
     for b in s where not b.finished { step b }
   }
   if mode == 4 { for b in running { step b times 2 } }
-  if mode == 5 and n >= 2 { r2 = round(exp(42.0 + n)) % 7 }  # declined: replayed episodes
+  # declined (a round beyond 2**62, inside int64): replayed episodes
+  if mode == 5 and n >= 2 { r2 = round(exp(42.5 + 0.25 * min(n, 2))) % 7 }
   if mode == 5 and round == 20 and n == 2 { r2 = 1 // (n - 2) }  # ... before the fault
   if mode == 6 { repeat 5 * round { r2 = r2 + 1 } }
   if mode == 7 and round == 12 { r2 = 5.5 % (n - 1) }
@@ -823,11 +824,19 @@ round {
   if mode == 9 and round == 4 { r2 = exp(700.0 + 4 * count(running)) }
   if mode == 10 and round == 7 { r2 = pow(n - 1, -1) }
   if mode == 12 and round == 2 { r2 = round(1e308 * (10.0 + n)) }  # round(inf)
-  # the fuel left in round 0 is fuel_cap - 3 (spawn) - 3 (reads) when no branch
-  # finished on its opening read: mode 13 uses it up exactly, mode 14 asks one more
-  if mode >= 13 and round == 0 {
-    repeat fuel_cap - 19 + mode { r2 = r2 + 1 }
+  # the fuel left here in round 0 is fuel_cap - 3 (spawn) - 1 (the round) - 3
+  # (`for` iterations) - 3 (reads) when no branch finished on its opening read:
+  # mode 13 uses it up exactly, mode 14 asks one more
+  if (mode == 13 or mode == 14) and round == 0 {
+    repeat fuel_cap - 23 + mode { r2 = r2 + 1 }
     stop
+  }
+  # mode 15 leaves no fuel for round 1 to start; mode 16 leaves 2 for a `for`
+  # over the 3 alive branches
+  if mode == 15 and round == 0 { repeat fuel_cap - 10 { r2 = r2 + 1 } }
+  if mode == 16 and round == 0 {
+    repeat fuel_cap - 12 { r2 = r2 + 1 }
+    for b in alive { r2 = r2 + 1 }
   }
   if count(running) == 0 { stop }
 }
@@ -842,18 +851,20 @@ FAULT_MODES = {
     3: "`step` on branch",
     4: "`step ... times 2` exceeds the remaining fuel",
     5: "division by zero in `//`",
-    6: "`repeat 25` exceeds the remaining fuel",
+    6: "`repeat 20` exceeds the remaining fuel",
     7: "division by zero in `%`",
     8: "`sqrt` failed",
     9: "`exp` failed",
     10: "`pow` failed",
     11: "`finally` finished without answering",
-    14: "`repeat 95` exceeds the remaining fuel",
+    14: "`repeat 91` exceeds the remaining fuel",
+    15: "out of fuel",
+    16: "`for` over 3 branches exceeds the remaining fuel",
 }
 
 
 def fault_params(mode: int) -> dict[str, int]:
-    fuel = {4: 80, 6: 80, 13: 100, 14: 100}
+    fuel = {4: 80, 6: 80, 13: 100, 14: 100, 15: 100, 16: 100}
     return {"mode": mode, "fuel_cap": fuel[mode]} if mode in fuel else {"mode": mode}
 
 
@@ -912,7 +923,7 @@ round {
   for b in running { step b }
   let c = conf(completed)
   if what == 1 and count(completed) >= 2 and c > 0.6 { r = round(c, 2) }
-  if what == 2 and count(completed) >= 2 and c > 0.6 { r = round(exp(40 + 5 * c)) % 999 / 999 }
+  if what == 2 and count(completed) >= 2 and c > 0.6 { r = round(exp(41 + 2.5 * c)) % 999 / 999 }
   if r >= 0.9 or r > 0.0 and r < 0.3 { answer winner(completed) }
   if count(running) == 0 { stop }
 }
@@ -931,9 +942,6 @@ def test_declined_episodes_are_replayed(what: int) -> None:
 
 UNCOVERED = {
     "set_choice": "let s = round % 2 == 0 ? running : alive\n  for b in s { step b }",
-    "huge_literal": "let x = 50000000000000000000 + count(alive)\n  if x < 0 { answer none }",
-    "big_constant": "let x = 3037000500 * 3037000500 * 2 + count(alive)\n"
-    "  if x < 0 { answer none }",
 }
 COVERED = {
     # 5e18 fits int64 (the numba backend once declined literals beyond 2**62)
@@ -1005,10 +1013,36 @@ finally { answer winner(answers(alive)) }
 
 # case: what an int64/float64 engine would get wrong
 BIG_INT_CASES = {
-    1: "int `*`/`+`/`-` wrapping at 64 bits",
     2: "`order by` keys as float64: distinct ints beyond 2**53 tie",
     3: "an int compared with a float converted to float64 (Python compares exactly)",
 }
+
+
+def test_int_overflow_is_the_reference_fault() -> None:
+    """Case 1 (`x * 1000 + 1` beyond int64): ints are 64-bit and the result
+    outside the range is a located fault; the VM's checked arithmetic hands
+    the episode to the reference, which raises it."""
+    runner = runner_of(BIG_INTS, "big_ints.tts")
+    ref = outcome(runner, default_store(), 0.5, "reference", {"case": 1}, SEEDS)
+    assert isinstance(ref, EpisodeFault) and "integer overflow in `*`" in str(ref)
+    assert_same(runner, default_store(), 0.5, "vm", {"case": 1}, ref=ref)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("let x = 50000000000000000000 + count(alive)", "E118"),  # a literal past int64
+        ("let x = 3037000500 * 3037000500 * 2 + count(alive)", "E112"),  # constant overflow
+    ],
+    ids=["huge_literal", "big_constant"],
+)
+def test_ints_beyond_64_bits_do_not_compile(body: str, code: str) -> None:
+    """Once uncovered programs the VM left to the reference; ints are 64-bit
+    now, so both are located errors before anything runs."""
+    runner = runner_of(uncovered_source(f"{body}\n  if x < 0 {{ answer none }}"), "big.tts")
+    with pytest.raises(DiagnosticError) as err:
+        runner.compile(0.5)
+    assert [d.code for d in err.value.diagnostics] == [code]
 
 
 def test_round_to_hugely_negative_digits_is_replayed() -> None:

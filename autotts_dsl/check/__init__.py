@@ -8,7 +8,8 @@ Passes, in order (each one-directional, all reading the one builtins table):
    `intervals.py`) and a proof of its declared direction (E201/E202);
 3. ranges (`ranges.py`) — counts, limits, window sizes, probability
    thresholds, divisions and builtin domains (E203–E206, E213, W203, W204);
-4. admissibility and termination (`admissibility.py`) — E210–E212;
+4. admissibility and termination (`admissibility.py`) — E210–E212, and
+   the static per-episode bound on work and tokens (`cost.py`) — E214;
 5. budget polarity (`polarity.py`) — W201/W202 (errors under `strict`);
 6. lints (`lints.py`) — W301–W307.
 
@@ -19,6 +20,7 @@ direction, polarity per use site). `docs/checker.md` has the rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +31,22 @@ from ..fmt import format_expr
 from ..parser import parse
 from .admissibility import Admissibility
 from .context import GRID_POINTS, Context
+from .cost import CostBound, check_cost, cost_bound
 from .intervals import Interval
 from .lints import Lints
 from .monotone import KnobProof, prove_schedule
 from .polarity import KnobPolarity, Polarity
 from .ranges import Ranges, RangeWalker, check_declarations
 
-__all__ = ["CheckReport", "KnobRow", "check_program", "check_source", "explain"]
+__all__ = [
+    "CheckReport",
+    "CostBound",
+    "KnobRow",
+    "check_program",
+    "check_source",
+    "cost_bound",
+    "explain",
+]
 
 
 @dataclass
@@ -84,6 +95,9 @@ class CheckReport:
     knobs: list[KnobRow] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
+    # the static per-episode bound on work and tokens (None when the program
+    # does not compile)
+    cost: CostBound | None = None
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -111,6 +125,7 @@ class CheckReport:
             "diagnostics": [d.to_json(self.path) for d in self.diagnostics],
             "params": self.params,
             "limits": self.limits,
+            "cost": self.cost.to_json() if self.cost is not None else None,
             "knobs": [k.to_json() for k in self.knobs],
         }
 
@@ -127,21 +142,30 @@ def check_program(
     strict: bool = False,
     beta: float = 0.5,
     grid_points: int = GRID_POINTS,
+    params: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """Check a parsed program. Never raises on a bad program: every finding
-    is a diagnostic in the report."""
+    is a diagnostic in the report.
+
+    `params` are the `--param` values of a run (params, or knobs pinned to a
+    constant): the checker then judges the program as that run executes it
+    (every knob and range over β ∈ [0, 1] with those values); a bad value is
+    E107. Without them, params are their defaults."""
+    given = dict(params or {})
     report = CheckReport(path, source, beta, strict, program)
     try:
-        compiled = compile_program(program, beta, {}, source=source, path=path)
+        compiled = compile_program(program, beta, given, source=source, path=path)
     except DiagnosticError as err:
         report.diagnostics = _sorted(list(err.diagnostics))
         return report
-    ctx = Context(program, source, path, strict=strict, grid_points=grid_points)
+    pinned = {n: compiled.constants[n] for n in given if n in compiled.constants}
+    ctx = Context(program, source, path, strict=strict, grid_points=grid_points, pinned=pinned)
     ranges = Ranges(ctx, format_expr)
     proofs = prove_schedule(ctx, ranges.ev, format_expr)
     check_declarations(ranges)
     RangeWalker(ranges).run()
     Admissibility(ctx).run()
+    report.cost = check_cost(ctx)
     polarity = Polarity(ctx).run()
     Lints(ctx).run()
     report.diagnostics = _sorted(ctx.diags)
@@ -177,6 +201,7 @@ def check_source(
     strict: bool = False,
     beta: float = 0.5,
     grid_points: int = GRID_POINTS,
+    params: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """Parse and check program text; syntax errors become the report's
     diagnostics."""
@@ -188,12 +213,19 @@ def check_source(
         msg = "the program nests too deeply to parse"
         diag = Diagnostic("E001", "error", msg, Span(1, 1, 1, 2))
         return CheckReport(path, source, beta, strict, None, [diag])
-    return check_program(program, source, path, strict=strict, beta=beta, grid_points=grid_points)
+    return check_program(
+        program, source, path, strict=strict, beta=beta, grid_points=grid_points, params=params
+    )
 
 
 def explain(
-    program: ast.Program, source: str = "", path: str = "<input>", beta: float = 0.5
+    program: ast.Program,
+    source: str = "",
+    path: str = "<input>",
+    beta: float = 0.5,
+    params: Mapping[str, Any] | None = None,
 ) -> CheckReport:
     """The report `tts-dsl explain` prints: knob values at β, ranges over
-    [0, 1], declared and proved directions, polarity per use site."""
-    return check_program(program, source, path, beta=beta)
+    [0, 1], declared and proved directions, polarity per use site, and the
+    static cost bound of an episode."""
+    return check_program(program, source, path, beta=beta, params=params)

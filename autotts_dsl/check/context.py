@@ -11,12 +11,12 @@ from typing import Any
 
 from .. import ast
 from ..compiler import DEFAULT_FUEL, DEFAULT_MAX_ROUNDS, compile_program
+from ..compiler.base import DEFAULT_MAX_BRANCHES
 from ..diagnostics import Diagnostic, DiagnosticError, Severity, Span
 from ..types import DECLARABLE, T
 from .intervals import Binding, Env, Interval, Val
 
 GRID_POINTS = 1001
-DEFAULT_MAX_BRANCHES = 1 << 30  # the compiler's "no cap"
 
 Direction = str  # "up" | "down" | "const" | "unknown"
 
@@ -28,6 +28,9 @@ class Context:
     path: str
     strict: bool = False
     grid_points: int = GRID_POINTS
+    # `--param` values of the run being checked (params and pinned knobs), as
+    # the compiler parsed them: these replace the defaults everywhere
+    pinned: dict[str, Any] = field(default_factory=dict)
     diags: list[Diagnostic] = field(default_factory=list)
     params: dict[str, ast.Param] = field(default_factory=dict)
     knobs: dict[str, ast.Knob] = field(default_factory=dict)
@@ -43,6 +46,7 @@ class Context:
     _ends: list[tuple[float, dict[str, Any]]] | None = None
     # grid points where the schedule fails to evaluate: (β, the compiler's errors)
     failures: list[tuple[float, tuple[Diagnostic, ...]]] = field(default_factory=list)
+    _seen: set[tuple[str, Span, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         p = self.program
@@ -68,9 +72,12 @@ class Context:
         hint: str = "",
         notes: tuple[str, ...] = (),
     ) -> None:
-        d = Diagnostic(code, severity, message, span, label=label, hint=hint, notes=notes)
-        if all((x.code, x.span, x.message) != (d.code, d.span, d.message) for x in self.diags):
-            self.diags.append(d)
+        key = (code, span, message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.diags.append(
+                Diagnostic(code, severity, message, span, label=label, hint=hint, notes=notes)
+            )
 
     # -- names --------------------------------------------------------------------
 
@@ -140,7 +147,7 @@ class Context:
         for i in range(n):
             beta = i / (n - 1)
             try:
-                c = compile_program(schedule_only, beta)
+                c = compile_program(schedule_only, beta, self.pinned)
             except DiagnosticError as err:
                 if n > 2:
                     self.failures.append((beta, err.diagnostics))
@@ -162,7 +169,7 @@ class Context:
                 integral = isinstance(v, int) and not isinstance(v, bool)
                 env.names[name] = Binding(
                     kind,  # type: ignore[arg-type]
-                    Val(Interval.point(float(v), integral), typ, True),
+                    Val(Interval.point(int(v) if integral else float(v), integral), typ, True),
                 )
             yield beta, env
 
@@ -179,24 +186,3 @@ def fmt_value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
-
-
-def inline_lets(e: ast.Expr, env: Env) -> ast.Expr:
-    """`e` with every let-bound name replaced by its definition, so a static
-    expression can be re-evaluated at a grid point (where only β, params and
-    knobs are bound)."""
-    if isinstance(e, ast.Name):
-        b = env.lookup(e.id)
-        if b is not None and b.kind == "let" and b.expr is not None:
-            return inline_lets(b.expr, env)
-        return e
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(e):
-        if f.name == "span":
-            continue
-        v = getattr(e, f.name)
-        if isinstance(v, ast.Expr):
-            changes[f.name] = inline_lets(v, env)
-        elif isinstance(v, tuple) and v and all(isinstance(x, ast.Expr) for x in v):
-            changes[f.name] = tuple(inline_lets(x, env) for x in v)
-    return dataclasses.replace(e, **changes) if changes else e

@@ -31,15 +31,46 @@ INF = math.inf
 
 Sign = Literal["zero", "pos", "neg", "any"]
 
+Num = int | float
+"""An end of an interval: a finite int end is exact (never rounded through a
+float); float ends and the infinities are floats."""
 
-def _mul(a: float, b: float) -> float:
-    # 0 × ∞ is 0 here: an unbounded end times an exact zero stays zero.
-    return 0.0 if a == 0 or b == 0 else a * b
+
+def to_float(x: Num) -> float:
+    """`float(x)` as the run time computes it (rounding to nearest, which is
+    monotone); an int beyond the float range becomes ±∞."""
+    if isinstance(x, float):
+        return x
+    try:
+        return float(x)
+    except OverflowError:
+        return math.copysign(INF, x)
 
 
-def _num(v: float) -> str:
-    if math.isinf(v):
+def _isinf(x: Num) -> bool:
+    return isinstance(x, float) and math.isinf(x)
+
+
+def _ceil(x: Num) -> Num:
+    return x if isinstance(x, int) or math.isinf(x) else math.ceil(x)
+
+
+def _floor(x: Num) -> Num:
+    return x if isinstance(x, int) or math.isinf(x) else math.floor(x)
+
+
+def _sgn(x: Num) -> int:
+    return (x > 0) - (x < 0)
+
+
+def _num(v: Num) -> str:
+    if isinstance(v, float) and math.isinf(v):
         return "∞" if v > 0 else "-∞"
+    if isinstance(v, int):
+        if abs(v) < 10**20:  # every int64, exactly
+            return str(v)
+        digits = str(abs(v))
+        return f"{'-' if v < 0 else ''}{digits[0]}.{digits[1:6]}e+{len(digits) - 1:02d}"
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     return f"{v:.6g}"
@@ -47,28 +78,36 @@ def _num(v: float) -> str:
 
 @dataclass(frozen=True)
 class Interval:
-    lo: float
-    hi: float
+    """A closed range [lo, hi] of the values an expression can take.
+
+    `integral`: every value is an integer (so an infinite end means
+    "unbounded", never the value ∞). A non-integral float range with an
+    infinite end may hold ∞ itself (float overflow). `nan`: the value may be
+    NaN (0 × ∞, ∞ − ∞, ∞ / ∞, or a NaN input); comparisons with it are
+    never decided."""
+
+    lo: Num
+    hi: Num
     integral: bool = False
+    nan: bool = False
 
     @staticmethod
-    def make(lo: float, hi: float, integral: bool = False) -> Interval:
-        if math.isnan(lo):
-            lo = -INF
-        if math.isnan(hi):
-            hi = INF
+    def make(lo: Num, hi: Num, integral: bool = False, nan: bool = False) -> Interval:
+        if lo != lo:  # NaN
+            lo, nan = -INF, True
+        if hi != hi:
+            hi, nan = INF, True
         if integral:
-            lo = math.ceil(lo) if math.isfinite(lo) else lo
-            hi = math.floor(hi) if math.isfinite(hi) else hi
-        return Interval(float(lo), float(hi), integral)
+            lo, hi = _ceil(lo), _floor(hi)
+        return Interval(lo, hi, integral, nan)
 
     @staticmethod
-    def point(v: float, integral: bool = False) -> Interval:
+    def point(v: Num, integral: bool = False) -> Interval:
         return Interval.make(v, v, integral)
 
     @staticmethod
-    def top(integral: bool = False) -> Interval:
-        return Interval(-INF, INF, integral)
+    def top(integral: bool = False, nan: bool = False) -> Interval:
+        return Interval(-INF, INF, integral, nan)
 
     @property
     def bounds(self) -> Bounds:
@@ -76,17 +115,22 @@ class Interval:
 
     @property
     def finite(self) -> bool:
-        return math.isfinite(self.lo) and math.isfinite(self.hi)
+        return not _isinf(self.lo) and not _isinf(self.hi)
+
+    @property
+    def may_inf(self) -> bool:
+        """Can the value be ±∞ itself (not just unboundedly large)?"""
+        return not self.integral and not self.finite
 
     @property
     def is_point(self) -> bool:
-        return self.lo == self.hi
+        return self.lo == self.hi and not self.nan
 
-    def contains(self, v: float) -> bool:
+    def contains(self, v: Num) -> bool:
         return self.lo <= v <= self.hi
 
-    def within(self, lo: float, hi: float) -> bool:
-        return lo <= self.lo and self.hi <= hi
+    def within(self, lo: Num, hi: Num) -> bool:
+        return lo <= self.lo and self.hi <= hi and not self.nan
 
     @property
     def sign(self) -> Sign:
@@ -100,71 +144,159 @@ class Interval:
 
     def hull(self, other: Interval) -> Interval:
         return Interval(
-            min(self.lo, other.lo), max(self.hi, other.hi), self.integral and other.integral
+            min(self.lo, other.lo),
+            max(self.hi, other.hi),
+            self.integral and other.integral,
+            self.nan or other.nan,
         )
 
-    def meet(self, lo: float, hi: float) -> Interval:
+    def meet(self, lo: Num, hi: Num) -> Interval:
         """Intersect with [lo, hi]; an empty result keeps the original (the
         fact that produced it cannot hold here, so it is no information)."""
-        got = Interval.make(max(self.lo, lo), min(self.hi, hi), self.integral)
+        got = Interval.make(max(self.lo, lo), min(self.hi, hi), self.integral, self.nan)
         return self if got.lo > got.hi else got
 
+    def as_float(self) -> Interval:
+        """The values after conversion to float (what a float-typed value
+        holds at run time: ends rounded as the conversion rounds)."""
+        return Interval.make(to_float(self.lo), to_float(self.hi), self.integral, self.nan)
+
     def __neg__(self) -> Interval:
-        return Interval(-self.hi, -self.lo, self.integral)
+        return Interval(-self.hi, -self.lo, self.integral, self.nan)
 
-    def __add__(self, o: Interval) -> Interval:
-        return Interval.make(self.lo + o.lo, self.hi + o.hi, self.integral and o.integral)
+    # -- arithmetic: `floaty` runs the operation in floats (as the run time does
+    # when either operand is a float), else in exact ints. Ends are computed
+    # with the run time's own operations, so they are sound to the last bit
+    # (every operation here is monotone in each argument on the ranges used).
 
-    def __sub__(self, o: Interval) -> Interval:
-        return self + (-o)
+    def add(self, o: Interval, floaty: bool = False) -> Interval:
+        nan = self.nan or o.nan
+        if floaty:
+            # ∞ + (−∞) is NaN where both can actually be infinite
+            nan = nan or (
+                self.may_inf
+                and o.may_inf
+                and ((self.hi == INF and o.lo == -INF) or (self.lo == -INF and o.hi == INF))
+            )
+            lo = to_float(self.lo) + to_float(o.lo)
+            hi = to_float(self.hi) + to_float(o.hi)
+        else:
+            lo, hi = _exact_add(self.lo, o.lo), _exact_add(self.hi, o.hi)
+        return _result(lo, hi, self.integral and o.integral, nan, floaty)
 
-    def __mul__(self, o: Interval) -> Interval:
-        ps = [_mul(a, b) for a in (self.lo, self.hi) for b in (o.lo, o.hi)]
-        return Interval.make(min(ps), max(ps), self.integral and o.integral)
+    def sub(self, o: Interval, floaty: bool = False) -> Interval:
+        return self.add(-o, floaty)
 
-    def divide(self, o: Interval) -> Interval:
+    def mul(self, o: Interval, floaty: bool = False) -> Interval:
+        nan = self.nan or o.nan
+        if floaty:
+            nan = nan or (self.contains(0) and o.may_inf) or (o.contains(0) and self.may_inf)
+        ps = [_mul_end(a, b, floaty) for a in (self.lo, self.hi) for b in (o.lo, o.hi)]
+        return _result(min(ps), max(ps), self.integral and o.integral, nan, floaty)
+
+    def divide(self, o: Interval, exact_ints: bool = False) -> Interval:
+        """`/` (always a float result). With `exact_ints` both operands are
+        ints: Python then rounds the exact quotient once."""
+        nan = self.nan or o.nan or (self.may_inf and o.may_inf)
         if o.contains(0):
-            return Interval.top()
-        # Float division is monotone in each argument on either side of 0, so
-        # the corners bound it — computed with the same operation as the
-        # compiler, hence sound to the last bit.
-        qs: list[float] = []
+            return Interval.top(nan=nan)
+        # Division is monotone in each argument on either side of 0, so the
+        # corners bound it.
+        qs: list[Num] = []
         for a in (self.lo, self.hi):
             for b in (o.lo, o.hi):
-                if math.isinf(a) and math.isinf(b):
+                if _isinf(a) and _isinf(b):
                     qs += [0.0, math.copysign(INF, a) * math.copysign(1.0, b)]
                 else:
-                    qs.append(a / b)
-        return Interval.make(min(qs), max(qs))
+                    qs.append(_div_end(a, b, exact_ints))
+        return _result(min(qs), max(qs), False, nan, True)
 
-    def floordiv(self, o: Interval) -> Interval:
+    def floordiv(self, o: Interval, floaty: bool = False) -> Interval:
+        nan = self.nan or o.nan or (floaty and (self.may_inf or o.may_inf))
         if o.contains(0):
-            return Interval.top(True)
-        if self.integral and o.integral and self.finite and o.finite:
-            qs = [int(a) // int(b) for a in (self.lo, self.hi) for b in (o.lo, o.hi)]
-            return Interval.make(min(qs), max(qs), True)
+            return Interval.top(True, nan)
+        if not floaty:
+            # exact floor division of ints (monotone per argument on each side of 0)
+            qs = [_ifloordiv(a, b) for a in (self.lo, self.hi) for b in (o.lo, o.hi)]
+            return Interval.make(min(qs), max(qs), True, nan)
         q = self.divide(o)
-        # `a // b` floors the exact quotient, which can sit just below the
-        # rounded `a / b` when that lands on an integer: widen by one.
-        lo = math.floor(q.lo) - 1 if math.isfinite(q.lo) else q.lo
-        hi = math.floor(q.hi) if math.isfinite(q.hi) else q.hi
-        return Interval.make(lo, hi, True)
+        # `a // b` floors the exact quotient, which can sit just off the rounded
+        # `a / b`: widen by one (and by the rounding error of huge quotients).
+        lo = _floor(q.lo - _slack(q.lo)) if not _isinf(q.lo) else q.lo
+        hi = _floor(q.hi + _slack(q.hi)) if not _isinf(q.hi) else q.hi
+        return Interval.make(lo, hi, True, nan)
 
-    def mod(self, o: Interval) -> Interval:
+    def mod(self, o: Interval, floaty: bool = False) -> Interval:
         integral = self.integral and o.integral
-        if o.contains(0):
-            return Interval.top(integral)
+        nan = self.nan or o.nan or (floaty and self.may_inf)
+        if o.contains(0) or (floaty and o.may_inf):
+            # (x % ∞ is x, or ∞ for a negative x)
+            return Interval.top(integral, nan)
         # Python's % takes the sign of the divisor and is smaller in size.
         if o.lo > 0:
-            hi = o.hi - 1 if integral else o.hi
+            hi: Num = o.hi - 1 if integral else o.hi
             if self.lo >= 0:
                 hi = min(hi, self.hi)
-            return Interval.make(0, hi, integral)
-        lo = o.lo + 1 if integral else o.lo
-        return Interval.make(lo, 0, integral)
+            return Interval.make(0, hi, integral, nan)
+        lo: Num = o.lo + 1 if integral else o.lo
+        return Interval.make(lo, 0, integral, nan)
 
     def __str__(self) -> str:
-        return f"[{_num(self.lo)}, {_num(self.hi)}]"
+        return f"[{_num(self.lo)}, {_num(self.hi)}]" + (" or NaN" if self.nan else "")
+
+
+def _result(lo: Num, hi: Num, integral: bool, nan: bool, floaty: bool) -> Interval:
+    if lo != lo or hi != hi:  # a NaN corner: nothing is known
+        return Interval.top(False, True)
+    if floaty and integral and (_isinf(lo) or _isinf(hi)):
+        integral = False  # a float product or sum of integers can overflow to ∞
+    return Interval.make(lo, hi, integral, nan)
+
+
+def _exact_add(a: Num, b: Num) -> Num:
+    if _isinf(a) or _isinf(b):
+        if _isinf(a) and _isinf(b) and a != b:
+            return math.nan
+        return a if _isinf(a) else b
+    return a + b
+
+
+def _mul_end(a: Num, b: Num, floaty: bool) -> Num:
+    # 0 × an unbounded end is 0 (the values are finite); where ∞ itself can
+    # occur, `mul` has flagged the NaN already.
+    if a == 0 or b == 0:
+        return 0.0 if floaty else 0
+    if _isinf(a) or _isinf(b):
+        return math.copysign(INF, _sgn(a) * _sgn(b))
+    if floaty:
+        return to_float(a) * to_float(b)
+    return a * b
+
+
+def _div_end(a: Num, b: Num, exact_ints: bool) -> float:
+    if _isinf(b):
+        return math.copysign(0.0, _sgn(a) * _sgn(b)) if a != 0 else 0.0
+    if _isinf(a):
+        return math.copysign(INF, _sgn(a) * _sgn(b))
+    try:
+        return a / b if exact_ints else to_float(a) / to_float(b)
+    except OverflowError:
+        return math.copysign(INF, _sgn(a) * _sgn(b))
+
+
+def _ifloordiv(a: Num, b: Num) -> Num:
+    """a // b for ints, with unbounded (infinite) ends taken as limits."""
+    if _isinf(a):
+        return math.copysign(INF, _sgn(a) * _sgn(b))
+    if _isinf(b):
+        if a == 0:
+            return 0
+        return 0 if (a > 0) == (b > 0) else -1
+    return a // b
+
+
+def _slack(q: Num) -> Num:
+    return 1 + abs(to_float(q)) * 2.0**-50
 
 
 # ------------------------------------------------------------------ values
@@ -239,6 +371,11 @@ def _probability_row(row: Builtin) -> bool:
     return lo >= 0 and hi <= 1
 
 
+MAX_FACTS = 16
+"""Guard facts consulted per expression: the innermost ones. Deeper nests of
+guards lose precision, never soundness, and keep checking time linear."""
+
+
 class IntervalEval:
     """Ranges of expressions. `limits` caps the builtin values that name one
     (`spawned` <= max_branches); `report` receives range problems; `epoch`
@@ -254,22 +391,40 @@ class IntervalEval:
         self.field_types = field_types
         self.report = report
         self.epoch = 0
+        self._memo: dict[tuple[int, ...], tuple[object, Val]] = {}
+        self._negated: dict[int, tuple[ast.Compare, ast.Compare]] = {}
+
+    def forget(self) -> None:
+        """Drop memoised values (after `limits` changed)."""
+        self._memo.clear()
 
     # -- facts ------------------------------------------------------------------
 
-    def facts_of(self, e: ast.Expr, positive: bool, env: Env) -> list[ast.Compare]:
-        """Comparisons known to hold when `e` is `positive` (true) or false."""
+    def facts_of(
+        self, e: ast.Expr, positive: bool, env: Env, _lets: set[str] | None = None
+    ) -> list[ast.Compare]:
+        """Comparisons known to hold when `e` is `positive` (true) or false.
+        Each let is followed once (a chain of lets that use the previous one
+        twice would otherwise take exponential time)."""
+        lets = _lets if _lets is not None else set()
         if isinstance(e, ast.Compare):
             if positive:
                 return [e]
-            return [ast.Compare(_NEGATE[e.op], e.left, e.right)]
+            neg = self._negated.get(id(e))
+            if neg is None or neg[0] is not e:
+                # one object per negated comparison: facts are compared (and
+                # memoised) by identity
+                neg = self._negated[id(e)] = (e, ast.Compare(_NEGATE[e.op], e.left, e.right))
+            return [neg[1]]
         if isinstance(e, ast.BoolOp):
             if (e.op == "and") == positive:
-                return self.facts_of(e.left, positive, env) + self.facts_of(e.right, positive, env)
+                return self.facts_of(e.left, positive, env, lets) + self.facts_of(
+                    e.right, positive, env, lets
+                )
             return []
         if isinstance(e, ast.Unary) and e.op == "not":
-            return self.facts_of(e.operand, not positive, env)
-        if isinstance(e, ast.Name):
+            return self.facts_of(e.operand, not positive, env, lets)
+        if isinstance(e, ast.Name) and e.id not in lets:
             b = env.lookup(e.id)
             if (
                 b is not None
@@ -277,7 +432,8 @@ class IntervalEval:
                 and b.expr is not None
                 and (b.epoch == self.epoch or is_stable(b.expr, env))
             ):
-                return self.facts_of(b.expr, positive, env)
+                lets.add(e.id)
+                return self.facts_of(b.expr, positive, env, lets)
         return []
 
     def _refine(self, e: ast.Expr, v: Val, env: Env, facts: Sequence[ast.Compare]) -> Val:
@@ -314,9 +470,25 @@ class IntervalEval:
         saved = self.report
         if quiet:
             self.report = None
+        if len(facts) > MAX_FACTS:
+            facts = facts[-MAX_FACTS:]  # the innermost guards (bounded work per node)
+        key: tuple[int, ...] = ()
+        if self.report is None:
+            # Reporting nothing, the value depends only on the node, its scope,
+            # the facts and the epoch: memoised (deeply nested `? :` would
+            # otherwise be evaluated once per enclosing level). The entry keeps
+            # the objects alive, so their ids are not reused.
+            key = (id(e), id(env), self.epoch, *map(id, facts))
+            hit = self._memo.get(key)
+            if hit is not None:
+                self.report = saved
+                return hit[1]
         try:
             v = self._eval(e, env, facts)
-            return self._refine(e, v, env, facts) if facts else v
+            v = self._refine(e, v, env, facts) if facts else v
+            if key:
+                self._memo[key] = ((e, env, tuple(facts)), v)
+            return v
         finally:
             self.report = saved
 
@@ -415,29 +587,37 @@ class IntervalEval:
                 f"the divisor of `{e.op}` ranges over {b.iv}, which includes 0",
                 b,
             )
+        # The operation runs in floats when either operand is one (a float-typed
+        # value is a float at run time), else in exact 64-bit ints.
+        floaty = typ is T.FLOAT
         if e.op == "+":
-            iv = a.iv + b.iv
+            iv = a.iv.add(b.iv, floaty)
         elif e.op == "-":
-            iv = a.iv - b.iv
+            iv = a.iv.sub(b.iv, floaty)
         elif e.op == "*":
-            iv = a.iv * b.iv
+            iv = a.iv.mul(b.iv, floaty)
         elif e.op == "/":
-            iv = a.iv.divide(b.iv)
+            iv = a.iv.divide(b.iv, exact_ints=a.type is T.INT and b.type is T.INT)
         elif e.op == "//":
-            iv = a.iv.floordiv(b.iv)
+            iv = a.iv.floordiv(b.iv, floaty)
         else:
-            iv = a.iv.mod(b.iv)
+            iv = a.iv.mod(b.iv, floaty)
         if typ is T.INT and not iv.integral:
-            iv = Interval.make(iv.lo, iv.hi, True)
+            iv = Interval.make(iv.lo, iv.hi, True, iv.nan)
         return Val(iv, typ, static)
 
-    def probability_like(self, e: ast.Expr, env: Env) -> str:
-        """The builtin that makes `e` a probability in [0, 1] ("" if none)."""
+    def probability_like(self, e: ast.Expr, env: Env, _memo: dict[str, str] | None = None) -> str:
+        """The builtin that makes `e` a probability in [0, 1] ("" if none);
+        each let is judged once."""
+        memo = _memo if _memo is not None else {}
         if isinstance(e, ast.Name):
+            if e.id in memo:
+                return memo[e.id]
             b = env.lookup(e.id)
+            memo[e.id] = ""
             if b is not None and b.kind == "let" and b.expr is not None:
-                return self.probability_like(b.expr, env)
-            return ""
+                memo[e.id] = self.probability_like(b.expr, env, memo)
+            return memo[e.id]
         if isinstance(e, ast.Call):
             rows = overloads(e.func)
             if rows and all(_probability_row(r) for r in rows):
@@ -445,7 +625,7 @@ class IntervalEval:
             return ""
         if isinstance(e, ast.Cond):
             sides = [e.then, e.other]
-            names = [self.probability_like(s, env) for s in sides]
+            names = [self.probability_like(s, env, memo) for s in sides]
             lits = [isinstance(s, ast.IntLit | ast.FloatLit) and 0 <= s.value <= 1 for s in sides]
             if all(n or lit for n, lit in zip(names, lits, strict=True)) and any(names):
                 return next(n for n in names if n)
@@ -498,15 +678,27 @@ class IntervalEval:
                 result = T.INT
         bounds = [a.iv.bounds for a in args]
         static = row.schedule and all(a.static for a in args)
+        integral = result is T.INT
         if row.domain_at is not None:
             why = row.domain_at(bounds)
             if why:
                 self._issue("domain", e, f"`{e.func}`: {why}", Val(args[0].iv, None, static))
-                return Val(Interval.top(result is T.INT), result, static)
+                return Val(Interval.top(integral), result, static)
+        if any(a.iv.nan for a in args):
+            # NaN defeats every rule (min(0.5, NaN) is 0.5, round(NaN) fails, ...)
+            return Val(Interval.top(integral, result is T.FLOAT), result, static)
         if row.interval is None:
-            return Val(Interval.top(result is T.INT), result, static)
+            return Val(Interval.top(integral), result, static)
         lo, hi = row.interval(bounds)
-        return Val(Interval.make(lo, hi, result is T.INT), result, static)
+        iv = Interval.make(lo, hi, integral)
+        if result is T.FLOAT:
+            # a float result (min of mixed ints and floats is converted); over
+            # values that can be ∞, an aggregate may meet ∞ − ∞
+            gen_inf = T.GEN in _types(args) and any(a.iv.may_inf for a in args)
+            iv = iv.as_float()
+            if gen_inf:
+                iv = Interval.top(nan=True)
+        return Val(iv, result, static)
 
     def _gen_elem(self, e: ast.Expr, env: Env) -> Val:
         if not isinstance(e, ast.Generator):
@@ -527,7 +719,7 @@ class IntervalEval:
 def _truth(op: str, a: Val, b: Val) -> Interval:
     """What the ranges decide about `a op b`: [1, 1], [0, 0] or [0, 1]."""
     unknown = Interval(0, 1, True)
-    if a.type not in NUMERIC or b.type not in NUMERIC:
+    if a.type not in NUMERIC or b.type not in NUMERIC or a.iv.nan or b.iv.nan:
         return unknown
     x, y = a.iv, b.iv
     sure = {
@@ -557,27 +749,48 @@ def _join_types(a: T | None, b: T | None) -> T | None:
 
 
 def _refine_by(iv: Interval, op: str, o: Interval) -> Interval:
-    """The part of `iv` where `x op y` can hold for some y in `o`."""
-    strict_hi = o.hi - 1 if iv.integral else math.nextafter(o.hi, -INF)
-    strict_lo = o.lo + 1 if iv.integral else math.nextafter(o.lo, INF)
+    """The part of `iv` where `x op y` can hold for some y in `o` (a NaN
+    possibility is kept: a negated fact may hold because of it)."""
+    if o.nan:
+        return iv
     if op == "<":
-        return iv.meet(-INF, strict_hi if math.isfinite(o.hi) else INF)
+        return iv.meet(-INF, _below(o.hi, iv.integral))
     if op == "<=":
         return iv.meet(-INF, o.hi)
     if op == ">":
-        return iv.meet(strict_lo if math.isfinite(o.lo) else -INF, INF)
+        return iv.meet(_above(o.lo, iv.integral), INF)
     if op == ">=":
         return iv.meet(o.lo, INF)
     if op == "==":
         return iv.meet(o.lo, o.hi)
     if op == "!=" and o.is_point:
         p = o.lo
-        step = 1.0 if iv.integral else 0.0
         if iv.lo == p:
-            return iv.meet(p + step if step else math.nextafter(p, INF), INF)
+            return iv.meet(_above(p, iv.integral), INF)
         if iv.hi == p:
-            return iv.meet(-INF, p - step if step else math.nextafter(p, -INF))
+            return iv.meet(-INF, _below(p, iv.integral))
     return iv
+
+
+def _below(y: Num, integral: bool) -> Num:
+    """The largest x with x < y: an int, or else a float (a non-integral
+    range holds floats)."""
+    if _isinf(y):
+        return y
+    if integral:
+        return math.ceil(y) - 1
+    f = to_float(y)
+    return f if f < y else math.nextafter(f, -INF)
+
+
+def _above(y: Num, integral: bool) -> Num:
+    """The smallest x with x > y (as `_below`)."""
+    if _isinf(y):
+        return y
+    if integral:
+        return math.floor(y) + 1
+    f = to_float(y)
+    return f if f > y else math.nextafter(f, INF)
 
 
 # ------------------------------------------------------------- stability

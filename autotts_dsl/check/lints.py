@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 
 from .. import ast
 from ..scopes import Scope
-from .context import Context
-from .intervals import children
+from .context import Context, fmt_beta
+from .intervals import IntervalEval, children
 from .polarity import kinds_of
 
 # ("knob", name), ("param", name), ("state", name), ("field", name), ("let", id of the node)
@@ -93,6 +93,37 @@ class Lints:
             if block is not None:
                 self.block(block.body, _Scope(parent=top), [])
         self.report()
+        self.dead_rounds()
+
+    def dead_rounds(self) -> None:
+        """W308: β where `max_rounds` is 0, so the round block never runs (ESC
+        below β ≈ 0.48, where `max_samples // window_size` is 0)."""
+        p = self.ctx.program
+        lim = next((x for x in p.limits if x.name == "max_rounds"), None)
+        if p.round is None or lim is None or self.ctx.limits["max_rounds"].lo > 0:
+            return
+        probe = IntervalEval(self.ctx.limits, self.ctx.field_types())
+        dead = [
+            beta
+            for beta, env in self.ctx.grid_envs()
+            if probe.eval(lim.expr, env, quiet=True).iv.hi == 0
+        ]
+        if not dead:
+            return
+        where = (
+            f"β = {fmt_beta(dead[0])}"
+            if len(dead) == 1
+            else f"β in [{fmt_beta(dead[0])}, {fmt_beta(dead[-1])}]"
+            + ("" if len(dead) == _between(self.ctx, dead) else " (not everywhere between)")
+        )
+        self.ctx.add(
+            "W308",
+            "warning",
+            f"for {where} `max_rounds` is 0: the round block never runs there",
+            lim.expr.span,
+            label="0 for some β",
+            hint="if that range should do something, keep max_rounds >= 1 (e.g. max(1, ...))",
+        )
 
     def block(self, stmts: Sequence[ast.Stmt], scope: _Scope, guards: list[ast.Expr]) -> None:
         dead_reported = False
@@ -253,3 +284,9 @@ def ends(s: ast.Stmt) -> bool:
     if isinstance(s, ast.If) and s.orelse is not None:
         return all(any(ends(x) for x in b) for _, b in s.arms) and any(ends(x) for x in s.orelse)
     return False
+
+
+def _between(ctx: Context, betas: list[float]) -> int:
+    """How many grid points lie in [betas[0], betas[-1]]."""
+    lo, hi = betas[0], betas[-1]
+    return sum(1 for beta, _ in ctx.grid() if lo <= beta <= hi)

@@ -31,7 +31,7 @@ from .. import ast
 from ..diagnostics import Span
 from ..types import DECLARABLE, NUMERIC, T
 from .context import Context, fmt_beta, fmt_value
-from .intervals import Env, Interval, IntervalEval, Sign, Val
+from .intervals import Env, Interval, IntervalEval, Sign, Val, children
 
 UP, DOWN, CONST, UNKNOWN = "up", "down", "const", "unknown"
 
@@ -78,10 +78,16 @@ class Prover:
     """Directions of static expressions; `dirs` maps params and knobs to the
     direction later proofs may assume."""
 
-    def __init__(self, ev: IntervalEval, dirs: dict[str, str], text: Any) -> None:
+    def __init__(
+        self, ev: IntervalEval, dirs: dict[str, str], text: Any, failed: set[str] | None = None
+    ) -> None:
         self.ev = ev
         self.dirs = dirs
         self.text = text  # Expr -> source-like text, for reasons
+        # knobs whose own claim failed (already an error): not held against
+        # the knobs built from them
+        self.failed = failed if failed is not None else set()
+        self._ranges: dict[tuple[int, int], tuple[ast.Expr, Val]] = {}
 
     def prove(self, e: ast.Expr, env: Env) -> Proof:
         if isinstance(e, ast.IntLit | ast.FloatLit | ast.BoolLit):
@@ -91,6 +97,29 @@ class Prover:
                 return Proof(UP)
             d = self.dirs.get(e.id, UNKNOWN)
             return Proof(d, "" if d != UNKNOWN else f"`{e.id}` has no proved direction")
+        proof = self._compound(e, env)
+        if proof.direction != UNKNOWN:
+            # checked bottom-up: the reason names the innermost culprit
+            overflow = self._overflow(e, env)
+            if overflow:
+                return Proof(UNKNOWN, overflow)
+        return proof
+
+    def _overflow(self, e: ast.Expr, env: Env) -> str:
+        """Why `e` may leave the finite numbers ("" if it cannot). A static
+        expression is bounded unless it overflows (or divides by a range
+        holding 0, which the rules reject anyway): ∞ and NaN have no
+        direction, and `0 * ∞` is not 0."""
+        if _mentions(e, self.failed):
+            return ""
+        iv = self._range(e, env)
+        if iv.nan:
+            return f"`{self.text(e)}` may be NaN (it can overflow, and 0 × ∞ or ∞ − ∞ is NaN)"
+        if not iv.finite:
+            return f"`{self.text(e)}` may overflow: it ranges over {iv}"
+        return ""
+
+    def _compound(self, e: ast.Expr, env: Env) -> Proof:
         if isinstance(e, ast.Unary) and e.op == "-":
             p = self.prove(e.operand, env)
             return Proof(flip(p.direction), p.reason)
@@ -99,7 +128,7 @@ class Prover:
         if isinstance(e, ast.Call):
             return self._call(e, env)
         if isinstance(e, ast.Cond):
-            test = self.ev.eval(e.test, env, quiet=True).iv
+            test = self._range(e.test, env)
             if test.is_point:  # decided by params and literals: one arm counts
                 return self.prove(e.then if test.lo == 1 else e.other, env)
             parts = [self.prove(x, env) for x in (e.test, e.then, e.other)]
@@ -108,8 +137,20 @@ class Prover:
             return Proof(UNKNOWN, f"`{self.text(e)}`: a choice that varies with β is not proved")
         return Proof(UNKNOWN, f"`{self.text(e)}` is not a schedule expression")
 
+    def _val(self, e: ast.Expr, env: Env) -> Val:
+        # memoised per node and scope: proving evaluates every sub-expression
+        # (without it, nested calls would take quadratic time)
+        key = (id(e), id(env))
+        got = self._ranges.get(key)
+        if got is None or got[0] is not e:
+            got = self._ranges[key] = (e, self.ev.eval(e, env, quiet=True))
+        return got[1]
+
+    def _range(self, e: ast.Expr, env: Env) -> Interval:
+        return self._val(e, env).iv
+
     def _sign(self, e: ast.Expr, env: Env) -> tuple[Sign, Interval]:
-        iv = self.ev.eval(e, env, quiet=True).iv
+        iv = self._range(e, env)
         return iv.sign, iv
 
     def _binary(self, e: ast.Binary, env: Env) -> Proof:
@@ -159,7 +200,7 @@ class Prover:
         return Proof(d)
 
     def _call(self, e: ast.Call, env: Env) -> Proof:
-        vals = [self.ev.eval(a, env, quiet=True) for a in e.args]
+        vals = [self._val(a, env) for a in e.args]
         row = self.ev.row_for(e, vals, env)
         if row is None or not row.schedule:
             return Proof(UNKNOWN, f"`{e.func}` is not a schedule function")
@@ -212,18 +253,22 @@ def counterexample(
     grid: list[tuple[float, dict[str, Any]]], name: str, declared: str
 ) -> tuple[str, str] | None:
     """The grid's worst violation of `declared` as (message, direction it
-    shows), or None when every step is consistent (to REL_TOL)."""
-    pts: list[tuple[float, float, Any]] = []
+    shows), or None when every step is consistent (floats to REL_TOL; ints
+    exactly)."""
+    pts: list[tuple[float, int | float, Any]] = []
     for b, vals in grid:
         x = vals.get(name)
-        if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x):
-            pts.append((b, float(x), x))
+        if (isinstance(x, int) and not isinstance(x, bool)) or (
+            isinstance(x, float) and math.isfinite(x)
+        ):
+            pts.append((b, x, x))
     if len(pts) < 2:
         return None
     raw = {b: x for b, _, x in pts}
+    exact = all(isinstance(x, int) for _, x, _ in pts)
 
     def tol(a: float, b: float) -> float:
-        return REL_TOL * max(1.0, abs(a), abs(b))
+        return 0.0 if exact else REL_TOL * max(1.0, abs(a), abs(b))
 
     if declared == CONST:
         lo = min(pts, key=lambda p: p[1])
@@ -238,7 +283,7 @@ def counterexample(
             shows,
         )
     sgn = 1.0 if declared == UP else -1.0
-    best: tuple[float, float, float] | None = None  # (violation, β1, β2)
+    best: tuple[int | float, float, float] | None = None  # (violation, β1, β2)
     run = pts[0]  # the extreme so far (max for up, min for down)
     for p in pts[1:]:
         drop = sgn * (run[1] - p[1])
@@ -262,7 +307,7 @@ def exact_range(ctx: Context, name: str, direction: str, fallback: Interval) -> 
     ends = [v[name] for _, v in ctx.endpoints() if name in v]
     if len(ends) != 2 or not all(isinstance(x, int | float) for x in ends):
         return fallback
-    lo, hi = float(min(ends)), float(max(ends))
+    lo, hi = min(ends), max(ends)
     return fallback.meet(lo, hi) if fallback.contains(lo) and fallback.contains(hi) else fallback
 
 
@@ -275,18 +320,32 @@ def prove_schedule(ctx: Context, ev: IntervalEval, text: Any) -> list[KnobProof]
     """Ranges and directions of params and knobs, in declaration order; adds
     E201/E202 for claims that fail. Range problems inside the expressions
     are reported through `ev` (the caller's reporter)."""
-    prover = Prover(ev, ctx.directions, text)
+    failed_names: set[str] = set()
+    prover = Prover(ev, ctx.directions, text, failed_names)
     for p in ctx.program.params:
         env = ctx.global_env()
-        v = ev.eval(p.default, env)
         typ = val_type(p.type)
-        iv = v.iv if typ is not T.INT else Interval.make(v.iv.lo, v.iv.hi, True)
+        if p.name in ctx.pinned:  # the value a run uses (`--param`)
+            ctx.param_vals[p.name] = Val(_point(ctx.pinned[p.name], typ), typ, True)
+            ctx.directions[p.name] = CONST
+            continue
+        v = ev.eval(p.default, env)
+        iv = _typed(v.iv, typ)
         ctx.param_vals[p.name] = Val(iv, typ, True)
         ctx.directions[p.name] = prover.prove(p.default, env).direction
     proofs: list[KnobProof] = []
     failed: list[KnobProof] = []
     for k in ctx.program.knobs:
         env = ctx.global_env()
+        if k.name in ctx.pinned:
+            # `--param` pins a knob to a constant: any declared direction holds
+            typ = val_type(k.type)
+            value = ctx.pinned[k.name]
+            iv = _point(value, typ)
+            proofs.append(KnobProof(k.name, k.type, k.direction, CONST, "pinned", iv, span=k.span))
+            ctx.knob_vals[k.name] = Val(iv, typ if typ in NUMERIC else None, True)
+            ctx.directions[k.name] = CONST
+            continue
         before = len(ctx.diags)
         v = ev.eval(k.expr, env)
         # A range error in the expression already explains a failed proof.
@@ -294,7 +353,7 @@ def prove_schedule(ctx: Context, ev: IntervalEval, text: Any) -> list[KnobProof]
         typ = val_type(k.type)
         proof = prover.prove(k.expr, env)
         ok = satisfies(proof.direction, k.direction)
-        iv = v.iv if typ is not T.INT else Interval.make(v.iv.lo, v.iv.hi, True)
+        iv = _typed(v.iv, typ)
         if ok:
             iv = exact_range(ctx, k.name, proof.direction, iv)
         kp = KnobProof(
@@ -308,6 +367,8 @@ def prove_schedule(ctx: Context, ev: IntervalEval, text: Any) -> list[KnobProof]
             span=k.span,
         )
         proofs.append(kp)
+        if not ok:
+            failed_names.add(k.name)
         if not ok and not broken:
             failed.append(kp)
         ctx.knob_vals[k.name] = Val(iv, typ if typ in NUMERIC else None, True)
@@ -358,8 +419,54 @@ def prove_schedule(ctx: Context, ev: IntervalEval, text: Any) -> list[KnobProof]
                     "(docs/checker.md lists the rules)",
                     notes=(
                         why,
+                        *_grid_failures(ctx, k.expr.span),
                         f"no counterexample on a {ctx.grid_points}-point β grid: it may "
                         "well be monotone, but the checker cannot show it",
                     ),
                 )
     return proofs
+
+
+def _grid_failures(ctx: Context, span: Span) -> tuple[str, ...]:
+    """A note on the grid points where the compiler fails on this expression."""
+    hits = [
+        (beta, d)
+        for beta, diags in ctx.failures
+        for d in diags
+        if d.code == "E112" and _overlaps(d.span, span)
+    ]
+    if not hits:
+        return ()
+    beta, d = hits[0]
+    return (
+        f"it does not evaluate at {len({b for b, _ in hits})} grid points, first at "
+        f"β={fmt_beta(beta)}: {d.message}",
+    )
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return (a.line, a.col) <= (b.end_line, b.end_col) and (b.line, b.col) <= (a.end_line, a.end_col)
+
+
+def _typed(iv: Interval, typ: T | None) -> Interval:
+    """A declared int holds ints; a declared float holds floats (an int
+    expression is converted, and rounded as the conversion rounds)."""
+    if typ is T.INT:
+        return Interval.make(iv.lo, iv.hi, True, iv.nan)
+    if typ is T.FLOAT:
+        return iv.as_float()
+    return iv
+
+
+def _mentions(e: ast.Expr, names: set[str]) -> bool:
+    if not names:
+        return False
+    if isinstance(e, ast.Name):
+        return e.id in names
+    return any(_mentions(c, names) for c in children(e))
+
+
+def _point(value: Any, typ: T | None) -> Interval:
+    if typ is T.BOOL:
+        return Interval.point(int(bool(value)), True)
+    return Interval.point(value, typ is T.INT)

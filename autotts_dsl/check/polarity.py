@@ -157,6 +157,7 @@ class Polarity:
         self.ev = IntervalEval(ctx.limits, ctx.field_types())
         self.sites: list[Site] = []
         self.global_env = ctx.global_env()
+        self._vals: dict[tuple[int, int], tuple[ast.Expr, Val]] = {}
 
     def run(self) -> dict[str, KnobPolarity]:
         p = self.ctx.program
@@ -186,12 +187,32 @@ class Polarity:
 
     # -- expressions -----------------------------------------------------------------
 
+    def val(self, e: ast.Expr, env: Env) -> Val:
+        # memoised per node and scope: signs are asked of every sub-expression
+        key = (id(e), id(env))
+        got = self._vals.get(key)
+        if got is None or got[0] is not e:
+            got = self._vals[key] = (e, self.ev.eval(e, env, quiet=True))
+        return got[1]
+
     def sign_of(self, e: ast.Expr, env: Env) -> int:
-        return _SIGN[self.ev.eval(e, env, quiet=True).iv.sign]
+        return _SIGN[self.val(e, env).iv.sign]
 
     def expr(
-        self, e: ast.Expr, s: int, env: Env, where: str, line: int, via: tuple[str, ...]
+        self,
+        e: ast.Expr,
+        s: int,
+        env: Env,
+        where: str,
+        line: int,
+        via: tuple[str, ...],
+        followed: set[tuple[str, int]] | None = None,
     ) -> None:
+        # `followed`: the (let or knob, sign) pairs already expanded for this
+        # site; each is expanded once (the first chain found names it), which
+        # keeps a chain of definitions that each use the previous one twice
+        # linear instead of exponential
+        seen = followed if followed is not None else set()
         if isinstance(e, ast.Name):
             b = env.lookup(e.id)
             if b is None:
@@ -199,13 +220,17 @@ class Polarity:
             if b.kind == "knob":
                 self.sites.append(Site(e.id, s, e.span, line, where, via))
                 k = self.ctx.knobs[e.id]
-                if e.id not in via:
-                    self.expr(k.expr, s, self.global_env, where, line, (*via, e.id))
-            elif b.kind == "let" and b.expr is not None and e.id not in via:
-                self.expr(b.expr, s, env, where, line, (*via, e.id))
+                if e.id not in via and (e.id, s) not in seen:
+                    seen.add((e.id, s))
+                    self.expr(k.expr, s, self.global_env, where, line, (*via, e.id), seen)
+            elif (
+                b.kind == "let" and b.expr is not None and e.id not in via and (e.id, s) not in seen
+            ):
+                seen.add((e.id, s))
+                self.expr(b.expr, s, env, where, line, (*via, e.id), seen)
             return
         for child, cs in self.child_signs(e, s, env):
-            self.expr(child, cs, env, where, line, via)
+            self.expr(child, cs, env, where, line, via, seen)
 
     def child_signs(self, e: ast.Expr, s: int, env: Env) -> list[tuple[ast.Expr, int]]:
         if isinstance(e, ast.Unary):
@@ -221,7 +246,7 @@ class Polarity:
                     (e.right, s * self.sign_of(e.left, env)),
                 ]
             if e.op in ("/", "//"):
-                den = self.ev.eval(e.right, env, quiet=True).iv
+                den = self.val(e.right, env).iv
                 if den.contains(0):
                     return [(e.left, 0), (e.right, 0)]
                 return [
@@ -238,11 +263,12 @@ class Polarity:
         if isinstance(e, ast.BoolOp):
             return [(e.left, s), (e.right, s)]
         if isinstance(e, ast.Cond):
-            then = self.ev.eval(e.then, env, quiet=True).iv
-            other = self.ev.eval(e.other, env, quiet=True).iv
-            return [(e.test, s * _SIGN[(then - other).sign]), (e.then, s), (e.other, s)]
+            then = self.val(e.then, env).iv
+            other = self.val(e.other, env).iv
+            diff = then.sub(other, floaty=not (then.integral and other.integral))
+            return [(e.test, s * _SIGN[diff.sign]), (e.then, s), (e.other, s)]
         if isinstance(e, ast.Call):
-            vals = [self.ev.eval(a, env, quiet=True) for a in e.args]
+            vals = [self.val(a, env) for a in e.args]
             row = self.ev.row_for(e, vals, env)
             if row is None:
                 return [(a, 0) for a in e.args]

@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .. import ast
+from ..compiler.base import LIMIT_MAXIMUM, MAX_WINDOW
 from ..diagnostics import Span
 from ..types import T
-from .context import Context, fmt_beta, inline_lets
+from .context import Context, fmt_beta
 from .intervals import Binding, Env, Interval, IntervalEval, IssueKind, Val, is_stable
 
 Text = Callable[[ast.Expr], str]
@@ -52,29 +53,31 @@ class Ranges:
     ) -> tuple[str, str] | None:
         """The first grid β where `bad` holds for the static expression `e`
         (given its value and the issues raised evaluating it): (β, value)."""
-        flat = inline_lets(e, env)
         probe = IntervalEval(self.ctx.limits, self.ctx.field_types())
         seen: list[str] = []
-        probe.report = lambda kind, x, msg, v: seen.append(kind)
         self.ctx.grid()  # also collects the points where the compiler fails
         for beta, errors in self.ctx.failures:
             # the compiler itself failed on this expression at that β
             if any(d.code == "E112" and _overlaps(d.span, e.span) for d in errors):
                 return fmt_beta(beta), "an evaluation error"
+        lets = _lets_in_scope(env)
         for beta, point_env in self.ctx.grid_envs():
+            local = _with_lets(probe, point_env, lets)
             seen.clear()
-            v = probe.eval(flat, point_env)
+            probe.report = lambda kind, x, msg, v: seen.append(kind)
+            v = probe.eval(e, local)
+            probe.report = None
             if bad(v, seen):
                 return fmt_beta(beta), _short(v.iv)
         return None
 
     def sign_change(self, e: ast.Expr, env: Env) -> str:
         """Where a static value crosses 0 between two grid points."""
-        flat = inline_lets(e, env)
         probe = IntervalEval(self.ctx.limits, self.ctx.field_types())
+        lets = _lets_in_scope(env)
         prev: tuple[float, float] | None = None
         for beta, point_env in self.ctx.grid_envs():
-            iv = probe.eval(flat, point_env, quiet=True).iv
+            iv = probe.eval(e, _with_lets(probe, point_env, lets), quiet=True).iv
             if prev is not None and iv.is_point and prev[1] * iv.lo < 0:
                 return f"it changes sign between β={fmt_beta(prev[0])} and β={fmt_beta(beta)}"
             prev = (beta, iv.lo) if iv.is_point else None
@@ -191,6 +194,55 @@ class Ranges:
             hint=runtime,
         )
 
+    def at_most(self, e: ast.Expr, v: Val, env: Env, cap: int, what: str) -> None:
+        """Limits and window sizes may not exceed the language's caps (E109
+        at a grid β where one does)."""
+        if v.type not in (T.INT, T.FLOAT) or v.iv.hi <= cap:
+            return
+        found = self.witness(e, env, lambda x, _: x.iv.lo > cap)
+        if found:
+            self.ctx.add(
+                "E109",
+                "error",
+                f"{what} must be <= {cap:,}, but it is {found[1]} at β={found[0]}",
+                e.span,
+                label=f"ranges over {v.iv}",
+                hint=f"e.g. min({cap}, ...)",
+            )
+        else:
+            self.ctx.add(
+                "W204",
+                "warning",
+                f"cannot prove {what} stays <= {cap:,}: it ranges over {v.iv}",
+                e.span,
+                label="range not proved",
+            )
+
+
+def _lets_in_scope(env: Env) -> list[tuple[str, ast.Expr]]:
+    """The lets visible in `env`, outermost and earliest first."""
+    chain: list[Env] = []
+    at: Env | None = env
+    while at is not None:
+        chain.append(at)
+        at = at.parent
+    return [
+        (name, b.expr)
+        for scope in reversed(chain)
+        for name, b in scope.names.items()
+        if b.kind == "let" and b.expr is not None
+    ]
+
+
+def _with_lets(probe: IntervalEval, point: Env, lets: list[tuple[str, ast.Expr]]) -> Env:
+    """`point` (β, params and knobs exact) with every let evaluated there, once
+    each: an expression over lets is judged at a grid point in linear time
+    (inlining the definitions could grow exponentially)."""
+    local = point.child()
+    for name, expr in lets:
+        local.names[name] = Binding("let", probe.eval(expr, local, quiet=True), expr=expr)
+    return local
+
 
 def _overlaps(a: Span, b: Span) -> bool:
     return (a.line, a.col) <= (b.end_line, b.end_col) and (b.line, b.col) <= (a.end_line, a.end_col)
@@ -221,8 +273,13 @@ def check_declarations(r: Ranges) -> None:
             f"limit `{lim.name}`",
             "the compiler rejects a negative limit at the β where it occurs",
         )
+        cap = LIMIT_MAXIMUM.get(lim.name)
+        if cap is not None:
+            r.at_most(lim.expr, v, env, cap, f"limit `{lim.name}`")
         if lim.name in ctx.limits and v.iv.lo >= 0 and v.iv.finite:
-            ctx.limits[lim.name] = v.iv
+            # above the cap the program does not compile: those values never run
+            ctx.limits[lim.name] = v.iv.meet(0, cap if cap is not None else v.iv.hi)
+            r.ev.forget()
     for d in ctx.program.state:
         if d.type.name == "window" and d.type.size is not None:
             v = r.eval(d.type.size, env)
@@ -234,7 +291,8 @@ def check_declarations(r: Ranges) -> None:
                 f"the size of window `{d.name}`",
                 "the compiler rejects a window size below 1 at the β where it occurs",
             )
-            ctx.windows[d.name] = v.iv
+            r.at_most(d.type.size, v, env, MAX_WINDOW, f"the size of window `{d.name}`")
+            ctx.windows[d.name] = v.iv.meet(1, MAX_WINDOW)
     env = ctx.global_env()
     for d in (*ctx.program.state, *ctx.program.branch_fields):
         if d.init is not None:

@@ -22,7 +22,14 @@ Action = Callable[[Ctx], None]
 DEFAULT_FUEL = 1_000_000
 DEFAULT_MAX_ROUNDS = 1000
 LIMIT_MINIMUM = {"max_branches": 0, "max_rounds": 0, "fuel": 1}
+# The most a program may declare (E109 above): with these, every episode's work
+# has a static bound (`check/cost.py`) and every array the compiled backend
+# allocates has a bounded size.
+LIMIT_MAXIMUM = {"max_branches": 4096, "max_rounds": 100_000, "fuel": 10_000_000}
 LIMIT_NAMES = tuple(LIMIT_MINIMUM)
+DEFAULT_MAX_BRANCHES = LIMIT_MAXIMUM["max_branches"]  # "all the question has", up to the cap
+MAX_WINDOW = 100_000
+MAX_WINDOW_TOTAL = 1_000_000  # entries over all windows of a program
 
 
 class _Const:
@@ -96,7 +103,7 @@ class CompilerBase:
         self.n_locals = 0
         self.global_scope = _Scope()
         self.fields: dict[str, tuple[int, T]] = {}
-        self.max_branches = 1 << 30
+        self.max_branches = DEFAULT_MAX_BRANCHES
         self.in_final = False
 
     # -- diagnostics -------------------------------------------------------------

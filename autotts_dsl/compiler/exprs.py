@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import ast
 from ..builtins import (
     FIELDS_BY_NAME,
+    INT_MAX,
+    INT_MIN,
     VALUES_BY_NAME,
+    describe_int,
     overloads,
     resolve_overload,
 )
@@ -35,10 +39,51 @@ class ExprCompiler(CompilerBase):
         return result
 
     def expr_IntLit(self, e: ast.IntLit, scope: _Scope) -> tuple[Fn, T | None]:
+        if not INT_MIN <= e.value <= INT_MAX:
+            self.error(
+                "E118",
+                "integer literal out of range: ints are 64-bit",
+                e.span,
+                label=f"larger than {INT_MAX:,}",
+                hint="a float literal (`1e30`) holds larger magnitudes",
+            )
+            return _Const(0), None
         return _Const(e.value), T.INT
 
     def expr_FloatLit(self, e: ast.FloatLit, scope: _Scope) -> tuple[Fn, T | None]:
+        if not math.isfinite(e.value):
+            self.error(
+                "E118",
+                "float literal out of range: it is beyond the largest float (~1.8e308)",
+                e.span,
+                label="overflows to infinity",
+            )
+            return _Const(0.0), None
         return _Const(e.value), T.FLOAT
+
+    def folded(self, value: Any, typ: T, span: Span, what: str) -> tuple[Fn, T | None]:
+        """A constant result, or E112 when it leaves the int64 or float range
+        (at run time the same value would be a fault, or an inf/NaN that
+        every later step must then carry)."""
+        if typ is T.INT and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+            self.error(
+                "E112",
+                f"constant arithmetic overflows at β = {self.beta:g}: {what} is outside the "
+                "64-bit int range",
+                span,
+                label="integer overflow",
+            )
+            return _Const(0), None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(
+                "E112",
+                f"constant arithmetic overflows at β = {self.beta:g}: {what} gives {value}",
+                span,
+                label="not a finite number",
+                hint="keep constants well inside the float range (|x| < 1.8e308)",
+            )
+            return _Const(0.0), None
+        return _Const(value), typ
 
     def expr_BoolLit(self, e: ast.BoolLit, scope: _Scope) -> tuple[Fn, T | None]:
         return _Const(e.value), T.BOOL
@@ -135,7 +180,17 @@ class ExprCompiler(CompilerBase):
             self.error("E102", f"unary `-` needs a number, got `{t}`", e.operand.span)
             return fn, None
         if isinstance(fn, _Const):
-            return _Const(-fn.value), t
+            return self.folded(-fn.value, t, e.span, "the negation")
+        if t is T.INT:
+            span = e.span
+
+            def neg(c: Ctx) -> int:
+                r = -fn(c)
+                if r > INT_MAX:
+                    raise RuntimeFault("integer overflow in unary `-`", span)
+                return r  # type: ignore[no-any-return]
+
+            return neg, t
         return (lambda c: -fn(c)), t
 
     def expr_Binary(self, e: ast.Binary, scope: _Scope) -> tuple[Fn, T | None]:
@@ -153,7 +208,21 @@ class ExprCompiler(CompilerBase):
         result = T.FLOAT if op == "/" else unify_numeric(lt, rt)
         span = e.span
         impl = _BINARY[op]
-        if op in ("/", "//", "%"):
+        divides = op in ("/", "//", "%")
+        if result is T.INT:
+            # Ints are 64-bit: a result outside the range is a located fault.
+            def fn(c: Ctx) -> Any:
+                b = rf(c)
+                if divides and b == 0:
+                    raise RuntimeFault(f"division by zero in `{op}`", span)
+                r = impl(lf(c), b)
+                if INT_MIN <= r <= INT_MAX:
+                    return r
+                raise RuntimeFault(
+                    f"integer overflow in `{op}`: {describe_int(r)} is outside the 64-bit range",
+                    span,
+                )
+        elif divides:
 
             def fn(c: Ctx) -> Any:
                 b = rf(c)
@@ -167,13 +236,14 @@ class ExprCompiler(CompilerBase):
 
         if isinstance(lf, _Const) and isinstance(rf, _Const):
             try:
-                return _Const(fn(None)), result  # type: ignore[arg-type]
+                value = fn(None)  # type: ignore[arg-type]
             except RuntimeFault as fault:
                 self.error("E112", fault.message, span)
                 return _Const(0), None
             except (OverflowError, ValueError) as exc:
                 self.error("E112", f"arithmetic error: {exc}", span)
                 return _Const(0), None
+            return self.folded(value, result, span, f"`{op}`")
         return fn, result
 
     def expr_Compare(self, e: ast.Compare, scope: _Scope) -> tuple[Fn, T | None]:
@@ -248,6 +318,9 @@ class ExprCompiler(CompilerBase):
         else:
             self.error("E102", f"the two arms of `? :` differ: `{at}` and `{bt}`", e.span)
             return _Const(0), None
+        if typ is T.FLOAT:
+            # A float-typed value is a float at run time (as in the compiled backend).
+            af, bf = _as_float(af, at), _as_float(bf, bt)
         if isinstance(tf, _Const):
             return (af if tf.value else bf), typ
         return (lambda c: af(c) if tf(c) else bf(c)), typ
@@ -439,14 +512,21 @@ class ExprCompiler(CompilerBase):
             if all(t is T.INT for t in elems):
                 result = T.INT
         impl = row.impl
+        if result is T.FLOAT and (
+            row.int_preserving or (row.name == "round" and len(row.params) == 2)
+        ):
+            # min/max/clamp of mixed ints and floats, round(int, n): Python would
+            # return an int; a float-typed value is a float at run time.
+            impl = _float_result(row.impl)
         span = e.span
         name = e.func
         if all(isinstance(f, _Const) for f in arg_fns) and not row.needs_ctx and row.schedule:
             try:
-                return _Const(impl(*[f.value for f in arg_fns])), result  # type: ignore[attr-defined]
+                value = impl(*[f.value for f in arg_fns])  # type: ignore[attr-defined]
             except (ValueError, OverflowError, ZeroDivisionError) as exc:
                 self.error("E112", f"`{name}` fails on these arguments: {exc}", span)
                 return _Const(0), None
+            return self.folded(value, result, span, f"`{name}(...)`")
         return self.call_closure(impl, arg_fns, row.needs_ctx, span, name), result
 
     def call_closure(
@@ -473,3 +553,18 @@ class ExprCompiler(CompilerBase):
                 return lambda c: impl(c, f0(c), f1(c))
             return lambda c: impl(f0(c), f1(c))
         return lambda c: guard(c, *[f(c) for f in fns])
+
+
+def _as_float(fn: Fn, t: T) -> Fn:
+    if t is not T.INT:
+        return fn
+    if isinstance(fn, _Const):
+        return _Const(float(fn.value))
+    return lambda c: float(fn(c))
+
+
+def _float_result(impl: Callable[..., Any]) -> Callable[..., Any]:
+    def as_float(*args: Any) -> float:
+        return float(impl(*args))
+
+    return as_float

@@ -3,6 +3,7 @@ entry point that compiles a whole program for one β."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,15 +11,20 @@ from .. import ast
 from ..builtins import (
     FIELDS_BY_NAME,
     Window,
+    int64,
 )
 from ..diagnostics import DiagnosticError, Span, did_you_mean
 from ..replay.store import NO_ANSWER
 from ..types import DECLARABLE, NUMERIC, T
 from .base import (
     DEFAULT_FUEL,
+    DEFAULT_MAX_BRANCHES,
     DEFAULT_MAX_ROUNDS,
+    LIMIT_MAXIMUM,
     LIMIT_MINIMUM,
     LIMIT_NAMES,
+    MAX_WINDOW,
+    MAX_WINDOW_TOTAL,
     Compiled,
     Sym,
     _Const,
@@ -84,21 +90,29 @@ class ProgramCompiler(StmtCompiler):
         raw = self.overrides.pop(name)
         try:
             if typ is T.INT:
-                return int(raw) if not isinstance(raw, float) or raw.is_integer() else int("x")
+                v = int(raw) if not isinstance(raw, float) or raw.is_integer() else int("x")
+                return int64(v)
             if typ is T.FLOAT:
-                return float(raw)
+                f = float(raw)
+                if not math.isfinite(f):
+                    raise ValueError(raw)
+                return f
             if typ is T.BOOL:
                 if isinstance(raw, bool):
                     return raw
                 if str(raw).lower() in ("true", "false"):
                     return str(raw).lower() == "true"
                 raise ValueError(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
         self.error(
-            "E107", f"--param {name}={raw!r} is not a valid {typ}", span, label="declared here"
+            "E107",
+            f"--param {name}={raw!r} is not a valid {typ}"
+            + (" (a finite number; ints are 64-bit)" if typ in NUMERIC else ""),
+            span,
+            label="declared here",
         )
-        return None
+        return _MISSING
 
     def declared_value(self, name: str, want: T, expr: ast.Expr, span: Span, kind: str) -> Any:
         """A param's or knob's value: its `--param` override, else its
@@ -124,9 +138,12 @@ class ProgramCompiler(StmtCompiler):
                     p.span,
                     hint="params are int, float or bool",
                 )
+                self.declare(g, p.name, Sym("const", None), p.span)
                 continue
             value = self.declared_value(p.name, want, p.default, p.span, "param")
             if value is _MISSING:
+                # Declared without a type: its uses raise no follow-on errors.
+                self.declare(g, p.name, Sym("const", None), p.span)
                 continue
             params[p.name] = value
             self.declare(g, p.name, Sym("const", want, value=value), p.span)
@@ -135,9 +152,11 @@ class ProgramCompiler(StmtCompiler):
             want = DECLARABLE.get(k.type)
             if want not in NUMERIC:
                 self.error("E106", f"knob type must be int or float, not `{k.type}`", k.span)
+                self.declare(g, k.name, Sym("const", None), k.span)
                 continue
             value = self.declared_value(k.name, want, k.expr, k.span, "knob")
             if value is _MISSING:
+                self.declare(g, k.name, Sym("const", None), k.span)
                 continue
             knobs[k.name] = value
             self.declare(g, k.name, Sym("const", want, value=value), k.span)
@@ -161,13 +180,22 @@ class ProgramCompiler(StmtCompiler):
             if have is not T.INT:
                 self.error("E105", f"limit `{lim.name}` must be an int", lim.expr.span)
                 continue
-            low = LIMIT_MINIMUM[lim.name]
+            low, high = LIMIT_MINIMUM[lim.name], LIMIT_MAXIMUM[lim.name]
             if v < low:
                 self.error("E109", f"limit `{lim.name}` must be >= {low}, got {v}", lim.expr.span)
                 continue
+            if v > high:
+                self.error(
+                    "E109",
+                    f"limit `{lim.name}` must be <= {high:,}, got {v:,}",
+                    lim.expr.span,
+                    label="above the language's cap",
+                    hint=f"the most a program may declare is {lim.name} = {high}",
+                )
+                continue
             values[lim.name] = v
         return (
-            values.get("max_branches", 1 << 30),
+            values.get("max_branches", DEFAULT_MAX_BRANCHES),
             values.get("max_rounds", DEFAULT_MAX_ROUNDS),
             values.get("fuel", DEFAULT_FUEL),
         )
@@ -176,6 +204,7 @@ class ProgramCompiler(StmtCompiler):
         makers: list[Callable[[], Any]] = []
         names: list[str] = []
         g = self.global_scope
+        total_window = 0
         for slot, d in enumerate(self.program.state):
             typ = self.declared_type(d.type, allow_window=True)
             if typ is None:
@@ -184,14 +213,28 @@ class ProgramCompiler(StmtCompiler):
             if typ is T.WINDOW:
                 assert d.type.size is not None
                 size, st = self.const_eval(d.type.size, g, f"size of window `{d.name}`")
-                if st is not None and (st is not T.INT or size < 1):
-                    self.error("E109", "a window size must be an int >= 1", d.type.size.span)
+                if st is not None and (st is not T.INT or not 1 <= size <= MAX_WINDOW):
+                    self.error(
+                        "E109",
+                        f"a window size must be an int in [1, {MAX_WINDOW:,}]"
+                        + (f", got {size:,}" if st is T.INT else ""),
+                        d.type.size.span,
+                    )
                     size = 1
                 if d.init is not None:
                     self.error(
                         "E110", "a window starts empty and takes no initial value", d.init.span
                     )
                 cap = int(size) if isinstance(size, int) else 1
+                if total_window + cap > MAX_WINDOW_TOTAL:
+                    self.error(
+                        "E109",
+                        f"windows may hold at most {MAX_WINDOW_TOTAL:,} entries in all; "
+                        f"`{d.name}` brings them to {total_window + cap:,}",
+                        d.type.size.span,
+                    )
+                    cap = 1
+                total_window += cap
                 makers.append(lambda cap=cap: Window(cap))  # type: ignore[misc]
                 self.declare(g, d.name, Sym("state", T.WINDOW, slot=slot, size=cap), d.span)
                 continue

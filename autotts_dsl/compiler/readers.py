@@ -44,8 +44,9 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 # Builtins that can raise on their arguments (a domain error, an overflow, an
-# infinity or NaN turned into an int): their calls become located faults.
-_MATH_CAN_FAIL = frozenset({"log", "sqrt", "pow", "exp", "round", "floor", "ceil"})
+# infinity or NaN turned into an int, an int result beyond 64 bits): their
+# calls become located faults.
+_MATH_CAN_FAIL = frozenset({"log", "sqrt", "pow", "exp", "round", "floor", "ceil", "abs", "sum"})
 
 
 def _all_builtin_names() -> list[str]:

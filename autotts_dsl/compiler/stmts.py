@@ -318,10 +318,17 @@ class StmtCompiler(TracingCompiler):
         if items is None:
             return _noop
         it = items
+        span = s.span
 
         def run(c: Ctx) -> None:
             loc = c.locals
-            for i in it(c):  # a snapshot: the body cannot change what is iterated
+            got = it(c)  # a snapshot: the body cannot change what is iterated
+            if len(got) > c.fuel:
+                raise RuntimeFault(
+                    f"`for` over {len(got)} branches exceeds the remaining fuel", span
+                )
+            for i in got:
+                c.fuel -= 1  # one unit per iteration, like `repeat`
                 loc[slot] = i
                 body(c)
 

@@ -845,7 +845,13 @@ class Lowering:
         if h.limit is not None:
             lim = self.scalar(h.limit, scope)
             self.emit("LIMIT", sel.n, lim.reg)
-        self.each(sel, b.reg, lambda: self.block(s.body, inner))
+        self.emit("FUEL", sel.n)  # one unit per iteration, checked up front like `repeat`
+
+        def body() -> None:
+            self.emit("BURN")
+            self.block(s.body, inner)
+
+        self.each(sel, b.reg, body)
 
     def stmt_Repeat(self, s: ast.Repeat, scope: _Scope) -> None:
         n = self.scalar(s.count, scope)

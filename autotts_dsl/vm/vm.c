@@ -886,6 +886,8 @@ static int episode(VM *vm, int64_t qi, const int64_t *order, int64_t nb, int64_t
     OP(ROUND_NEXT) {
         if (I[R_RCOUNT] >= max_rounds) JUMP(a1);
         I[R_RND] = I[R_RCOUNT]++;
+        RERUN_IF(I[R_FUEL] <= 0); /* a round costs one unit as it starts */
+        I[R_FUEL]--;
         NEXT(2);
     }
 
