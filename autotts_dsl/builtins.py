@@ -50,7 +50,7 @@ class Builtin:
     needs_ctx: bool = False
     # A generator argument yields (b.answer, value) pairs instead of values.
     branch_keyed: bool = False
-    # -- for the checker (autotts_dsl/check); None means "nothing known" --
+    # -- for the checker (autotts_dsl/checker); None means "nothing known" --
     # Range of the result from the ranges of the arguments (see `Bounds`); the
     # sign of a result is read off this range.
     interval: IntervalRule | None = None

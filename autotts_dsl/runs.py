@@ -22,7 +22,7 @@ from .replay.protocol import Evaluation
 from .replay.store import ReplayStore
 
 if TYPE_CHECKING:
-    from .check import CheckReport
+    from .checker import CheckReport
     from .interpreter import ProgramRunner
 
 RUN_JSON = "run.json"
@@ -41,7 +41,7 @@ CHUNK_SECONDS = 0.5
 
 @functools.cache
 def _check_takes_params() -> bool:
-    from .check import check_program
+    from .checker import check_program
 
     return "params" in inspect.signature(check_program).parameters
 
@@ -49,7 +49,7 @@ def _check_takes_params() -> bool:
 def check_before_run(runner: ProgramRunner, beta: float, params: Mapping[str, Any]) -> CheckReport:
     """`tts-dsl check` on the program about to run, at the run's β and, when
     the checker takes them, its params (so their ranges are checked too)."""
-    from .check import check_program
+    from .checker import check_program
 
     options: dict[str, Any] = {"beta": beta, "strict": False}
     if _check_takes_params():

@@ -43,7 +43,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     import autotts_dsl.cli.main  # noqa: F401
-    from autotts_dsl.check import check_program
+    from autotts_dsl.checker import check_program
     from autotts_dsl.parser import parse
 
     t_import = time.perf_counter() - t0

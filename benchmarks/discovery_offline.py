@@ -48,7 +48,7 @@ from autotts_dsl.search.heldout import baseline_ids  # noqa: E402
 from autotts_dsl.search.history import HISTORY_FILE, History  # noqa: E402
 from autotts_dsl.search.objective import parse_objective  # noqa: E402
 from autotts_dsl.search.report import HeldoutReport, heldout_report, totals  # noqa: E402
-from autotts_dsl.sweep.runner import default_jobs  # noqa: E402
+from autotts_dsl.sweeps.runner import default_jobs  # noqa: E402
 from tests.support.shared import MODELS, shared_dir  # noqa: E402
 
 SEARCH_SETS = ("aime24",)

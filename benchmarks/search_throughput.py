@@ -50,7 +50,7 @@ from autotts_dsl.search.loop import Search  # noqa: E402
 from autotts_dsl.search.offline import Proposed  # noqa: E402
 from autotts_dsl.search.session import init_history  # noqa: E402
 from autotts_dsl.search.verify import verify  # noqa: E402
-from autotts_dsl.sweep.grid import parse_betas  # noqa: E402
+from autotts_dsl.sweeps.grid import parse_betas  # noqa: E402
 from tests.support.shared import MODELS, shared_dir  # noqa: E402
 
 CONSTANT_OPS = (mu.op_knob, mu.op_param, mu.op_body)

@@ -3,7 +3,7 @@
 Prints three tables (and exits non-zero if the DSL and the seed disagree):
 
 1. **Matrix** — `cmc` at 11 β (0, 0.1, ..., 1) × the 12 shared AutoTTS stores ×
-   100 seeds, through `autotts_dsl.sweep.run_sweep` with `--jobs` workers
+   100 seeds, through `autotts_dsl.sweeps.run_sweep` with `--jobs` workers
    (default 2) on an empty cache: wall time, CPU time, peak memory of the
    parent and of the largest worker (`resource.getrusage`).
 2. **Scaling** — one core, `cmc` at one β on simulated stores
@@ -12,7 +12,7 @@ Prints three tables (and exits non-zero if the DSL and the seed disagree):
 3. **Ratio** — one core (pinned), same store / β / seeds: the seed's Python
    CMC (cut out of ../shared/seeds/autotts-readme.txt at run time) through the
    AutoTTS compatibility adapter vs. the DSL `cmc` through the sweep's
-   evaluator `autotts_dsl.sweep.runner.evaluate_cell`; results must be
+   evaluator `autotts_dsl.sweeps.runner.evaluate_cell`; results must be
    identical (summary and every episode's answer and cost).
 
 The DSL side is timed through `evaluate_cell`, the function a sweep calls
@@ -45,9 +45,9 @@ from autotts_dsl.replay import registry  # noqa: E402
 from autotts_dsl.replay.compat import evaluate_autotts  # noqa: E402
 from autotts_dsl.replay.store import store_to_records  # noqa: E402
 from autotts_dsl.replay.synthetic import encode_records, simulate_store  # noqa: E402
-from autotts_dsl.sweep.cache import ResultCache  # noqa: E402
-from autotts_dsl.sweep.grid import parse_betas, program_cells, program_spec, store_spec  # noqa: E402
-from autotts_dsl.sweep.runner import evaluate_cell, run_sweep  # noqa: E402
+from autotts_dsl.sweeps.cache import ResultCache  # noqa: E402
+from autotts_dsl.sweeps.grid import parse_betas, program_cells, program_spec, store_spec  # noqa: E402
+from autotts_dsl.sweeps.runner import evaluate_cell, run_sweep  # noqa: E402
 from tests.support.seed_cmc import SEED_README, load_seed_cmc  # noqa: E402
 from tests.support.shared import DATASETS, MODELS, shared_dir  # noqa: E402
 

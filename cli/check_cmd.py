@@ -29,7 +29,7 @@ from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from ..check import CheckReport
+    from ..checker import CheckReport
 
 __all__ = ["knob_table", "read_program", "stdout_console", "summary"]
 
@@ -116,7 +116,7 @@ def summary(report: CheckReport) -> Text:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..check import check_source
+    from ..checker import check_source
     from ..programs import ProgramNotFound
 
     out = stdout_console()

@@ -1,5 +1,5 @@
 """`tts-dsl check --empirical`: the options, and running the library's
-`empirical_check` for one program (`autotts_dsl/check/empirical.py`)."""
+`empirical_check` for one program (`autotts_dsl/checker/empirical.py`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from .errors import EXIT_USAGE, CliError
 if TYPE_CHECKING:  # the engines load only when --empirical runs (check stays light)
     from rich.console import Console
 
-    from ..check import CheckReport
-    from ..check.empirical import EmpiricalReport
+    from ..checker import CheckReport
+    from ..checker.empirical import EmpiricalReport
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,11 +50,11 @@ def run_empirical(
     when it did not: there is nothing sound to run)."""
     if not args.empirical or report.program is None or not report.ok:
         return None
-    from ..check.empirical import empirical_check
+    from ..checker.empirical import empirical_check
     from ..diagnostics import DiagnosticError
     from ..interpreter import ProgramRunner
     from ..runtime import EpisodeFault
-    from ..sweep.grid import GridError, parse_betas
+    from ..sweeps.grid import GridError, parse_betas
     from .common import load_stores, print_diagnostics
 
     try:

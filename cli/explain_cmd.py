@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from ..check import CheckReport
+    from ..checker import CheckReport
 
 
 def add_parser(sub: Any) -> None:
@@ -59,7 +59,7 @@ def sites_table(report: CheckReport, console: Console) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..check import check_source
+    from ..checker import check_source
     from ..programs import ProgramNotFound
 
     beta = parse_beta(args.beta)

@@ -49,9 +49,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep.figures import FigureFormatError, figure_format
-    from ..sweep.headline import headline
-    from ..sweep.results import ResultsError, read_tidy_csv
+    from ..sweeps.figures import FigureFormatError, figure_format
+    from ..sweeps.headline import headline
+    from ..sweeps.results import ResultsError, read_tidy_csv
 
     out = Path(args.out)
     try:
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"{args.results}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
     try:
-        from ..sweep.plot import plot_mean, plot_results
+        from ..sweeps.plot import plot_mean, plot_results
     except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
         raise CliError(f"plotting needs matplotlib ({exc})", EXIT_USAGE) from None
     if args.trajectory:
@@ -95,7 +95,7 @@ def draw_trajectory(
 ) -> int:
     """Plot the trajectory (to each of `out`) and print its points once
     (shared with `sweep --trajectory`)."""
-    from ..sweep.trajectory import TrajectoryError, plot_trajectory, trajectory_points
+    from ..sweeps.trajectory import TrajectoryError, plot_trajectory, trajectory_points
 
     try:
         points = trajectory_points(rows, [p.strip() for p in programs if p.strip()], beta)

@@ -25,7 +25,7 @@ from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..check import CheckReport
+    from ..checker import CheckReport
     from ..interpreter import ProgramRunner
 
 TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS (a test checks)

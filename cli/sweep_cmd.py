@@ -46,10 +46,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..interpreter import ProgramRunner
-    from ..sweep.cache import CellMetrics, ResultCache
-    from ..sweep.grid import Cell, ProgramSpec, StoreSpec
-    from ..sweep.plot import Metric, ProgramHeadline, StoreHeadline
-    from ..sweep.runner import SweepStats
+    from ..sweeps.cache import CellMetrics, ResultCache
+    from ..sweeps.grid import Cell, ProgramSpec, StoreSpec
+    from ..sweeps.plot import Metric, ProgramHeadline, StoreHeadline
+    from ..sweeps.runner import SweepStats
 
 FIGURES: tuple[tuple[str, str, str], ...] = (
     ("grid", "avg_tokens", "accuracy_tokens"),
@@ -179,7 +179,7 @@ def _label(spec: str) -> str:
 def load_programs(specs: Sequence[str]) -> list[tuple[ProgramRunner, ProgramSpec]]:
     """Each program once, with a unique label (`cmc`, a file's stem, or
     `stem#hash` when two different programs share a stem)."""
-    from ..sweep.grid import program_spec
+    from ..sweeps.grid import program_spec
 
     out: list[tuple[ProgramRunner, ProgramSpec]] = []
     seen: set[tuple[str, str]] = set()
@@ -202,7 +202,7 @@ def assign_params(
 ) -> dict[str, dict[str, str]]:
     """label -> overrides, after checking every --param lands somewhere."""
     from ..diagnostics import did_you_mean
-    from ..sweep.grid import declared_names
+    from ..sweeps.grid import declared_names
 
     labels = [s.label for _, s in programs]
     out: dict[str, dict[str, str]] = {label: {} for label in labels}
@@ -270,7 +270,7 @@ def load_store_specs(specs: Sequence[str] | None) -> list[StoreSpec]:
     """Like `common.load_stores`, keeping the spec each worker resolves."""
     from ..replay import registry
     from ..replay.store import StoreError
-    from ..sweep.grid import store_spec
+    from ..sweeps.grid import store_spec
 
     try:
         expanded = registry.expand_store_specs(list(specs)) if specs else ["default"]
@@ -294,7 +294,7 @@ def build_cells(
 ) -> list[Cell]:
     from ..diagnostics import DiagnosticError
     from ..programs import load_program
-    from ..sweep.grid import dedupe_cells, program_cells, reference_and_baseline_cells
+    from ..sweeps.grid import dedupe_cells, program_cells, reference_and_baseline_cells
 
     cells: list[Cell] = []
     for runner, spec in programs:
@@ -317,7 +317,7 @@ def build_cells(
 
 
 def _cell_text(cell: Cell) -> str:
-    from ..sweep.grid import params_text
+    from ..sweeps.grid import params_text
 
     params = params_text(cell.params)
     what = f"{cell.program.label} β={cell.beta:g}" + (f" {params}" if params else "")
@@ -327,7 +327,7 @@ def _cell_text(cell: Cell) -> str:
 def _run_with_progress(
     cells: Sequence[Cell], cache: ResultCache, jobs: int | None, fresh: bool, err: Console
 ) -> tuple[dict[str, CellMetrics], SweepStats]:
-    from ..sweep.runner import Outcome, run_sweep
+    from ..sweeps.runner import Outcome, run_sweep
     from .progress import ProgressReporter
 
     with ProgressReporter(err, unit="cells", transient=False) as bar:
@@ -351,8 +351,8 @@ def _run_with_progress(
 
 def run(args: argparse.Namespace) -> int:
     from ..engines import BACKEND_ENV
-    from ..sweep.figures import FigureFormatError, parse_formats
-    from ..sweep.grid import GridError, parse_betas
+    from ..sweeps.figures import FigureFormatError, parse_formats
+    from ..sweeps.grid import GridError, parse_betas
 
     try:
         betas = parse_betas(args.betas)
@@ -418,9 +418,9 @@ def _run_cells(
     backend: str,
 ) -> int:
     from ..io_atomic import atomic_write_text
-    from ..sweep.cache import CACHE_FILE, CacheError, ResultCache
-    from ..sweep.headline import SUMMARY_COLUMNS, headline, summary_table
-    from ..sweep.results import (
+    from ..sweeps.cache import CACHE_FILE, CacheError, ResultCache
+    from ..sweeps.headline import SUMMARY_COLUMNS, headline, summary_table
+    from ..sweeps.results import (
         RESULTS_FILE,
         SUMMARY_FILE,
         tidy_rows,
@@ -504,7 +504,7 @@ def _write_traces(
 ) -> list[Path] | None:
     """Trace files for every cell; None when interrupted (finished files stay)."""
     from ..runtime import EpisodeFault
-    from ..sweep.traces import TRACES_DIR, write_cell_traces
+    from ..sweeps.traces import TRACES_DIR, write_cell_traces
     from .progress import ProgressReporter
 
     done = 0
@@ -537,7 +537,7 @@ def _plots(
     rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool, formats: Sequence[str]
 ) -> list[Path]:
     try:
-        from ..sweep.plot import plot_mean, plot_results
+        from ..sweeps.plot import plot_mean, plot_results
     except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
         raise CliError(f"plotting needs matplotlib ({exc}); use --no-plot", EXIT_USAGE) from None
     written = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autotts_dsl.check import check_source
+from autotts_dsl.checker import check_source
 
 BROKEN = Path(__file__).parent / "broken"
 FILES = sorted(BROKEN.glob("*.tts"))

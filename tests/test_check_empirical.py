@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autotts_dsl.check.empirical import default_betas, empirical_check
+from autotts_dsl.checker.empirical import default_betas, empirical_check
 from autotts_dsl.cli.main import main
 from autotts_dsl.interpreter import ProgramRunner
 from autotts_dsl.parser import parse

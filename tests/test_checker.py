@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from autotts_dsl.builtins import BUILTINS, corners
-from autotts_dsl.check import CheckReport, check_source, explain
-from autotts_dsl.check.intervals import Interval
+from autotts_dsl.checker import CheckReport, check_source, explain
+from autotts_dsl.checker.intervals import Interval
 from autotts_dsl.cli.main import main
 from autotts_dsl.compiler import compile_program
 from autotts_dsl.parser import parse

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autotts_dsl.check import check_source
+from autotts_dsl.checker import check_source
 from autotts_dsl.compiler import compile_program
 from autotts_dsl.diagnostics import DiagnosticError
 from autotts_dsl.fmt import fmt

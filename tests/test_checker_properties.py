@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from autotts_dsl import ast
-from autotts_dsl.check import check_source
-from autotts_dsl.check.monotone import REL_TOL
+from autotts_dsl.checker import check_source
+from autotts_dsl.checker.monotone import REL_TOL
 from autotts_dsl.compiler import compile_program
 from autotts_dsl.diagnostics import DiagnosticError
 from autotts_dsl.fmt import fmt, format_program

@@ -10,7 +10,7 @@ import pytest
 
 from autotts_dsl.cli.console import stdout_console
 from autotts_dsl.cli.sweep_cmd import print_headline
-from autotts_dsl.sweep.headline import SUMMARY_COLUMNS, ProgramHeadline, StoreHeadline
+from autotts_dsl.sweeps.headline import SUMMARY_COLUMNS, ProgramHeadline, StoreHeadline
 from tests.support.cli import run_cli, write_store
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -142,7 +142,7 @@ def test_sweep_results_carry_their_provenance(
 
     from autotts_dsl import __version__
     from autotts_dsl.programs import load_program
-    from autotts_dsl.sweep.grid import program_spec
+    from autotts_dsl.sweeps.grid import program_spec
 
     out_dir = tmp_path / "o"
     argv = ["sweep", "sc", "--betas", "1", "--seeds", "2", "--jobs", "1", "--no-plot"]

@@ -70,7 +70,7 @@ def test_check_is_given_the_runs_params_when_the_checker_takes_them(
     (the checker's range pass then sees `--param n_init=-3`)."""
     import inspect
 
-    from autotts_dsl.check import check_program
+    from autotts_dsl.checker import check_program
 
     runner = load_program("cmc")
     report = runs.check_before_run(runner, 0.5, {"n_init": "-3"})
@@ -227,7 +227,7 @@ def test_sweep_checks_first_too(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 def test_params_reach_a_checker_that_takes_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stands in for the checker's `params=` keyword (issue 15 item 2)."""
-    import autotts_dsl.check as check
+    import autotts_dsl.checker as check
 
     seen: dict[str, object] = {}
     real = check.check_program

@@ -68,7 +68,7 @@ def test_stdlib_programs_are_canonically_formatted() -> None:
 
 
 def test_stdlib_programs_check_clean() -> None:
-    from autotts_dsl.check import check_source
+    from autotts_dsl.checker import check_source
     from autotts_dsl.programs import STDLIB_DIR
 
     for p in sorted(STDLIB_DIR.glob("*.tts")):
@@ -88,7 +88,7 @@ def _fenced_block_starting(doc: str, start: str) -> str:
 
 
 def _render_one(source: str, path: str, code: str) -> str:
-    from autotts_dsl.check import check_source
+    from autotts_dsl.checker import check_source
     from autotts_dsl.diagnostics import render_all
 
     report = check_source(source, path)
@@ -137,7 +137,7 @@ def _stdlib_warning_rows() -> dict[str, tuple[set[tuple[str, str]], set[int]]]:
 
 
 def test_checker_md_stdlib_warnings_are_what_check_prints() -> None:
-    from autotts_dsl.check import check_source
+    from autotts_dsl.checker import check_source
     from autotts_dsl.programs import STDLIB_DIR
 
     rows = _stdlib_warning_rows()

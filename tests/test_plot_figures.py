@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autotts_dsl.sweep.figures import (
+from autotts_dsl.sweeps.figures import (
     PALETTE,
     PROGRAM_COLORS,
     color_map,
     kilo,
     program_color,
 )
-from autotts_dsl.sweep.plot import mean_figure, plot_mean, plot_results, results_figure
+from autotts_dsl.sweeps.plot import mean_figure, plot_mean, plot_results, results_figure
 from tests.support.cli import run_cli
 
 MODELS = ("Qwen3-1.7B", "Qwen3-8B")
@@ -87,7 +87,7 @@ def test_plot_cli_formats_and_bad_suffix(
 ) -> None:
     import csv
 
-    from autotts_dsl.sweep.results import TIDY_COLUMNS
+    from autotts_dsl.sweeps.results import TIDY_COLUMNS
 
     path = tmp_path / "results.csv"
     with path.open("w", newline="") as fh:
@@ -230,7 +230,7 @@ def test_the_compact_figure_fits_a_paper_column() -> None:
 
 
 def test_one_tick_style_everywhere() -> None:
-    from autotts_dsl.sweep.trajectory import TrajectoryPoint, plot_trajectory  # noqa: F401
+    from autotts_dsl.sweeps.trajectory import TrajectoryPoint, plot_trajectory  # noqa: F401
 
     assert [kilo(x) for x in (500, 2_000, 52_000, 1_200_000)] == ["500", "2k", "52k", "1.2M"]
     for fig in (results_figure(grid_rows()), mean_figure(grid_rows())):
@@ -242,7 +242,7 @@ def test_one_tick_style_everywhere() -> None:
 
 
 def test_trajectory_uses_the_same_style(tmp_path: Path) -> None:
-    from autotts_dsl.sweep.trajectory import TrajectoryPoint, plot_trajectory
+    from autotts_dsl.sweeps.trajectory import TrajectoryPoint, plot_trajectory
 
     pts = [
         TrajectoryPoint(f"t{i}", p, split, 30 + i, 10_000 * i, 2)

@@ -1,4 +1,4 @@
-"""`tts-dsl sweep` / `tts-dsl plot` and the autotts_dsl.sweep package:
+"""`tts-dsl sweep` / `tts-dsl plot` and the autotts_dsl.sweeps package:
 β grids, cache keys, caching and resume (including after kill -9), result
 files, plots, headline summary and CLI exit codes.
 
@@ -28,8 +28,8 @@ from autotts_dsl.parser import parse
 from autotts_dsl.programs import STDLIB_DIR, load_program
 from autotts_dsl.replay.store import store_to_records
 from autotts_dsl.replay.synthetic import simulate_store
-from autotts_dsl.sweep.cache import CACHE_FILE, CellMetrics, ResultCache, cell_key
-from autotts_dsl.sweep.grid import (
+from autotts_dsl.sweeps.cache import CACHE_FILE, CellMetrics, ResultCache, cell_key
+from autotts_dsl.sweeps.grid import (
     Cell,
     GridError,
     StoreSpec,
@@ -39,15 +39,15 @@ from autotts_dsl.sweep.grid import (
     program_spec,
     seeds_spec,
 )
-from autotts_dsl.sweep.plot import Point, headline, pareto_front, png_text, tokens_at_accuracy
-from autotts_dsl.sweep.results import (
+from autotts_dsl.sweeps.plot import Point, headline, pareto_front, png_text, tokens_at_accuracy
+from autotts_dsl.sweeps.results import (
     MATRIX_HEAD,
     TIDY_COLUMNS,
     ResultsError,
     read_tidy_csv,
     tidy_rows,
 )
-from autotts_dsl.sweep.runner import evaluate_cell, run_sweep
+from autotts_dsl.sweeps.runner import evaluate_cell, run_sweep
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -87,7 +87,7 @@ def csv_rows(path: Path, drop: Sequence[str] = ("wall_seconds",)) -> list[dict[s
 
 def tiny_cells(stores: Sequence[Path], betas: Sequence[float], seeds: Sequence[int]) -> list[Cell]:
     from autotts_dsl.replay import registry
-    from autotts_dsl.sweep.grid import store_spec
+    from autotts_dsl.sweeps.grid import store_spec
 
     runner = load_program("cmc")
     specs = [store_spec(registry.resolve_store(str(p)), str(p)) for p in stores]
@@ -288,7 +288,7 @@ def test_failing_cell_is_reported_not_cached(tmp_path: Path, tiny_stores: list[P
 
     runner = ProgramRunner(parse(source, "boom.tts"), source, "boom.tts")
     from autotts_dsl.replay import registry
-    from autotts_dsl.sweep.grid import store_spec
+    from autotts_dsl.sweeps.grid import store_spec
 
     store = store_spec(registry.resolve_store(str(tiny_stores[0])), str(tiny_stores[0]))
     cells = program_cells(runner, program_spec(runner, "boom"), [0.5], {}, [store], (0,))

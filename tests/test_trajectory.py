@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autotts_dsl.sweep.trajectory import TrajectoryError, plot_trajectory, trajectory_points
+from autotts_dsl.sweeps.trajectory import TrajectoryError, plot_trajectory, trajectory_points
 
 
 def row(program: str, model: str, dataset: str, acc: float, tok: float, beta: float = 1.0) -> dict:

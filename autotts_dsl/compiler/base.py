@@ -23,7 +23,7 @@ DEFAULT_FUEL = 1_000_000
 DEFAULT_MAX_ROUNDS = 1000
 LIMIT_MINIMUM = {"max_branches": 0, "max_rounds": 0, "fuel": 1}
 # The most a program may declare (E109 above): with these, every episode's work
-# has a static bound (`check/cost.py`) and every array the compiled backend
+# has a static bound (`checker/cost.py`) and every array the compiled backend
 # allocates has a bounded size.
 LIMIT_MAXIMUM = {"max_branches": 4096, "max_rounds": 100_000, "fuel": 10_000_000}
 LIMIT_NAMES = tuple(LIMIT_MINIMUM)

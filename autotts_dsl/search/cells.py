@@ -29,7 +29,7 @@ from ..parser import parse
 from ..replay import registry
 from ..replay.numeric import neumaier_sum
 from ..replay.store import ReplayStore
-from ..sweep.cache import CellMetrics
+from ..sweeps.cache import CellMetrics
 
 
 @dataclass(frozen=True)

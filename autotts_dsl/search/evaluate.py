@@ -21,7 +21,7 @@ from ..executor import Executor
 from ..replay import registry
 from ..replay.store import ReplayStore
 from ..runtime import EpisodeFault
-from ..sweep.grid import seeds_spec
+from ..sweeps.grid import seeds_spec
 from .cells import CellData, CellTask, evaluate_cell_task
 from .history import History, StoreRow
 from .watchdog import TIMEOUT_CODE, Diagnosis, DiagTask, diagnose_task

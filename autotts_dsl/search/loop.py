@@ -333,7 +333,7 @@ class Search:
         have = self.history.stats().get((pid, other, level))
         if have is not None:
             return have
-        from ..sweep.grid import seeds_spec
+        from ..sweeps.grid import seeds_spec
 
         chunks = (
             [seeds_spec(self.config.chunks[0])]
@@ -642,7 +642,7 @@ class Search:
         return promoted
 
     def _screen_spec(self) -> str:
-        from ..sweep.grid import seeds_spec
+        from ..sweeps.grid import seeds_spec
 
         return seeds_spec(self.config.chunks[0])
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..programs import ProgramNotFound
 from ..replay import registry
 from ..replay.store import StoreError
-from ..sweep.grid import GridError, parse_betas
+from ..sweeps.grid import GridError, parse_betas
 from .config import RESUMABLE, SearchConfig
 from .evaluate import expand_specs, load_store, store_row
 from .history import History, HistoryError, StoreRow

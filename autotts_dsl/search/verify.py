@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ast import Program, program_hash
-from ..check import check_source, explain
+from ..checker import check_source, explain
 from ..parser import parse
 
 

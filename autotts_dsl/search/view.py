@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..sweep.grid import seeds_spec as seeds_text
+from ..sweeps.grid import seeds_spec as seeds_text
 from .archive import (
     Niche,
     Scored,

@@ -71,7 +71,7 @@ def prepare(
     screen = config.chunks[0]
     ref: dict[str, list[list[float]]] = {}
     if state.reference_id is not None:
-        from ..sweep.grid import seeds_spec
+        from ..sweeps.grid import seeds_spec
 
         got = program_cells(
             history.cells().get(state.reference_id, {}),

@@ -114,6 +114,30 @@ class CheckReport:
     def render(self) -> str:
         return render_all(self.diagnostics, self.source, self.path)
 
+    def _repr_html_(self) -> str:
+        """A notebook view: the verdict, the diagnostics, and the knob table."""
+        from html import escape
+
+        verdict = "ok" if self.ok else f"{len(self.errors)} error(s)"
+        diags = "".join(
+            f"<tr><td>{escape(d.severity)}[{escape(d.code)}]</td><td>{d.span.line}:{d.span.col}</td>"
+            f"<td>{escape(d.message)}</td></tr>"
+            for d in self.diagnostics
+        )
+        knobs = "".join(
+            f"<tr><td><code>{escape(k.name)}</code></td><td>{escape(k.declared)}</td>"
+            f"<td>{escape(k.status)}</td><td>{escape(str(k.value))}</td>"
+            f"<td>[{k.range.lo:g}, {k.range.hi:g}]</td></tr>"
+            for k in self.knobs
+        )
+        return (
+            f"<div><b>{escape(self.path)}</b>: {verdict}, {len(self.warnings)} warning(s) "
+            f"at β = {self.beta:g}"
+            f"<table><tr><th>diagnostic</th><th>at</th><th>message</th></tr>{diags}</table>"
+            "<table><tr><th>knob</th><th>declared</th><th>proof</th><th>value</th>"
+            f"<th>range over β</th></tr>{knobs}</table></div>"
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.path,
