@@ -158,7 +158,8 @@ def test_checker_md_stdlib_warnings_are_what_check_prints() -> None:
 def test_checker_md_lists_every_checker_code() -> None:
     doc = (ROOT / "docs" / "checker.md").read_text(encoding="utf-8")
     source = "".join(
-        f.read_text(encoding="utf-8") for f in sorted((ROOT / "autotts_dsl" / "check").glob("*.py"))
+        f.read_text(encoding="utf-8")
+        for f in sorted((ROOT / "autotts_dsl" / "checker").glob("*.py"))
     )
     codes = set(re.findall(r'"([EW][2-4]\d\d)"', source))
     assert {"E214", "W308", "W401", "W402"} <= codes
