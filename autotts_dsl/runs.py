@@ -8,7 +8,6 @@ computes and writes is decided here.
 from __future__ import annotations
 
 import functools
-import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -39,22 +38,14 @@ CHUNK_SECONDS = 0.5
 # Checking first
 
 
-@functools.cache
-def _check_takes_params() -> bool:
-    from .checker import check_program
-
-    return "params" in inspect.signature(check_program).parameters
-
-
 def check_before_run(runner: ProgramRunner, beta: float, params: Mapping[str, Any]) -> CheckReport:
-    """`tts-dsl check` on the program about to run, at the run's β and, when
-    the checker takes them, its params (so their ranges are checked too)."""
+    """`tts-dsl check` on the program about to run, at the run's β and params
+    (so their ranges are checked too)."""
     from .checker import check_program
 
-    options: dict[str, Any] = {"beta": beta, "strict": False}
-    if _check_takes_params():
-        options["params"] = dict(params)
-    return check_program(runner.program, runner.source, runner.path, **options)
+    return check_program(
+        runner.program, runner.source, runner.path, beta=beta, strict=False, params=dict(params)
+    )
 
 
 # ---------------------------------------------------------------------------
