@@ -37,3 +37,23 @@ def atomic_write_lines(path: str | Path, lines: Iterable[str]) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_lines(path, [text.rstrip("\n")])
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` exactly (no newline added), atomically as above."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

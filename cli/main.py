@@ -37,6 +37,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "search_cmd",
         "discover controllers: propose, check, evaluate, select (offline or with an LLM)",
     ),
+    "collect": (
+        "collect_cmd",
+        "build a replay store from an OpenAI-compatible server (traces, probes, answers)",
+    ),
+    "store": ("store_cmd", "build, inspect and merge replay stores"),
+    "serve-replay": ("serve_cmd", "serve a replay store as an OpenAI-compatible model"),
+    "grammar": ("grammar_cmd", "print the language grammar for constrained decoders"),
     "completion": ("completion_cmd", "print a shell completion script (bash, zsh, fish)"),
 }
 """name -> (module under autotts_dsl.cli, one-line help). The list `tts-dsl

@@ -172,18 +172,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--grammar",
         action="store_true",
-        help="send grammar/tts.lark with each request for constrained decoding "
-        "(OpenAI-compatible servers that accept a Lark grammar, e.g. vLLM)",
+        help="send the grammar with each request for constrained decoding (default: the "
+        "llguidance export, for vLLM's guidance backend; see docs/grammar.md)",
     )
     p.add_argument(
         "--grammar-field",
         metavar="NAME",
-        help="request field carrying the grammar (default guided_grammar; llama.cpp: grammar)",
+        help="request field carrying the grammar, dotted for nesting "
+        "(default structured_outputs.grammar, vLLM; llama.cpp: grammar)",
     )
     p.add_argument(
         "--grammar-file",
         metavar="FILE",
-        help="send this grammar instead of grammar/tts.lark (e.g. a GBNF for llama.cpp)",
+        help="send this grammar instead of the llguidance export (e.g. a GBNF for llama.cpp)",
     )
     p.add_argument("--json", action="store_true", help="a JSON summary on stdout at the end")
     p.add_argument(

@@ -22,6 +22,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .console import (
@@ -191,7 +192,8 @@ def _list(*, as_json: bool) -> int:
     table.add_column("size", justify="right", no_wrap=True)
     styles = {"present": "green", "missing": "dim", "invalid": "bold red"}
     for info in infos:
-        kind = "synthetic" if info.synthetic else ("AutoTTS" if info.kind == "autotts" else "local")
+        kinds = {"autotts": "AutoTTS", "collected": "collected"}
+        kind = "synthetic" if info.synthetic else kinds.get(info.kind, "local")
         status = "embedded" if info.kind == "embedded" and info.present else info.status
         shape = "" if info.n_questions is None else f"{info.n_questions}×{info.n_branches}"
         table.add_row(
@@ -206,6 +208,9 @@ def _list(*, as_json: bool) -> int:
     out.print(f"data dir: {data_dir()}  (set ${DATA_ENV} to change)", soft_wrap=True)
     for d in dirs[1:]:
         out.print(f"store dir: {d}  (from {config_file()})", soft_wrap=True)
+    for info in infos:
+        if info.collected:
+            out.print(f"{info.name}: {info.collected}", markup=False, soft_wrap=True)
     for info in infos:
         if info.error:
             out.print(f"invalid: {info.path}: {info.error}", style="red", soft_wrap=True)
@@ -299,7 +304,12 @@ def _dirs(*, as_json: bool) -> int:
 
 
 def _show(spec: str, *, as_json: bool) -> int:
-    from ..replay.registry import StoreUnavailable, resolve_store, summarize_store
+    from ..replay.registry import (
+        StoreUnavailable,
+        collected_summary,
+        resolve_store,
+        summarize_store,
+    )
     from ..replay.store import StoreError
 
     try:
@@ -339,6 +349,9 @@ def _show(spec: str, *, as_json: bool) -> int:
         ("single-trace accuracy", f"{100 * s.trace_accuracy:.1f} %"),
         ("majority-of-all accuracy", f"{100 * s.majority_accuracy:.1f} %"),
     ]
+    collected = collected_summary(Path(s.source)) if s.source else None
+    if collected:
+        rows.append(("collected", collected))
     for key, value in rows:
         table.add_row(key, value)
     print_table(out, table)

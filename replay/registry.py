@@ -307,7 +307,7 @@ def expand_store_specs(specs: Sequence[str]) -> list[str]:
 # Listing
 
 
-StoreKind = Literal["embedded", "autotts", "local"]
+StoreKind = Literal["embedded", "autotts", "local", "collected"]
 
 
 @dataclass(frozen=True)
@@ -323,6 +323,8 @@ class StoreInfo:
     n_branches: int | None = None
     size_bytes: int | None = None
     error: str | None = None
+    collected: str | None = None
+    """For a store with a `tts-dsl collect` sidecar: model, N, interval (one line)."""
 
     @property
     def status(self) -> str:
@@ -361,7 +363,30 @@ def _info(name: str, path: Path, kind: StoreKind, synthetic: bool) -> StoreInfo:
         except StoreError as err:
             reason = err.reason
         return StoreInfo(name, path, kind, synthetic, True, size_bytes=size, error=reason)
-    return StoreInfo(name, path, kind, synthetic or marked, True, n_q, n_b, size)
+    collected = collected_summary(path)
+    if collected is not None and kind == "local":
+        kind = "collected"
+    return StoreInfo(name, path, kind, synthetic or marked, True, n_q, n_b, size, None, collected)
+
+
+def collected_summary(path: Path) -> str | None:
+    """One line from a collected store's sidecar (`<store>.meta`), if it has one."""
+    try:
+        doc = json.loads(Path(str(path) + ".meta").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    fmt = doc.get("format", "") if isinstance(doc, dict) else ""
+    if not str(fmt).startswith("tts-dsl-store-meta/"):
+        return None
+    parts = [f"model {doc.get('model')}"]
+    if doc.get("n") is not None:
+        parts.append(f"N={doc.get('n')}")
+    if doc.get("interval") is not None:
+        parts.append(f"interval {doc.get('interval')}")
+    eq = doc.get("equivalence")
+    if isinstance(eq, dict) and eq.get("rule"):
+        parts.append(f"answers: {eq['rule']}")
+    return ", ".join(parts)
 
 
 def _catalogue_path(name: str) -> tuple[Path, set[Path]]:

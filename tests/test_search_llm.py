@@ -299,13 +299,16 @@ def test_retries_on_429_and_5xx_then_gives_up() -> None:
 
 
 def test_grammar_is_offered_behind_the_flag() -> None:
-    for fake in serve([Step("a"), Step("b")]):
+    for fake in serve([Step("a"), Step("b"), Step("c")]):
         plain = OpenAIBackend("m", fake.base + "/v1", None)
         plain.complete([Message("user", "hi")], 10)
         constrained = OpenAIBackend("m", fake.base + "/v1", None, grammar="start: x")
         constrained.complete([Message("user", "hi")], 10)
-        assert "guided_grammar" not in fake.requests[0]
-        assert fake.requests[1]["guided_grammar"] == "start: x"
+        assert "structured_outputs" not in fake.requests[0]
+        assert fake.requests[1]["structured_outputs"] == {"grammar": "start: x"}
+        flat = OpenAIBackend("m", fake.base + "/v1", None, grammar="g", grammar_field="grammar")
+        flat.complete([Message("user", "hi")], 10)
+        assert fake.requests[2]["grammar"] == "g"
 
 
 def test_anthropic_backend_against_a_local_fake() -> None:
@@ -457,7 +460,7 @@ def test_recorded_calls_are_replayed_not_resent(tmp_path: Path) -> None:
 
 
 def test_grammar_mode_end_to_end(stores: dict[str, Path], tmp_path: Path) -> None:
-    from autotts_dsl.parser import GRAMMAR_PATH
+    from autotts_dsl.grammar_export import export_grammar
 
     bare = "# one more initial branch\n#\n" + cmc_variant(
         N_INIT, N_INIT.replace("6*beta", "8*beta")
@@ -468,7 +471,8 @@ def test_grammar_mode_end_to_end(stores: dict[str, Path], tmp_path: Path) -> Non
         argv += ["--base-url", fake.base + "/v1", "--grammar", "--candidates", "1"]
         assert main(argv) == 0
         sent = fake.requests[0]
-        assert sent["guided_grammar"] == GRAMMAR_PATH.read_text(encoding="utf-8")
+        assert sent["structured_outputs"] == {"grammar": export_grammar("llguidance")}
+        assert "guided_grammar" not in sent  # removed in vLLM 0.12, silently ignored since
         prompt = sent["messages"][1]["content"]
         assert "constrained to the tts-dsl grammar" in prompt and "SEARCH/REPLACE" not in prompt
     with History(out / "history.sqlite") as h:

@@ -185,13 +185,27 @@ def charged(
     return min(tokens_in, max(worst_in, 1)), min(tokens_out, worst_output_tokens(max_tokens))
 
 
+def put_field(payload: dict[str, Any], dotted: str, value: Any) -> None:
+    """`payload["a"]["b"] = value` for `dotted` = "a.b" (objects made as needed)."""
+    *parents, last = dotted.split(".")
+    for key in parents:
+        child = payload.setdefault(key, {})
+        if not isinstance(child, dict):
+            message = f"request field {key!r} is not an object: cannot set {dotted}"
+            raise BackendError(message, retryable=False)
+        payload = child
+    payload[last] = value
+
+
 @dataclass
 class OpenAIBackend:
     """`POST {base_url}/chat/completions` (OpenAI, vLLM, llama.cpp, Ollama, ...).
 
-    With `grammar` set, the request also carries `{grammar_field: grammar}`
-    for servers that constrain decoding by a grammar (vLLM's
-    `guided_grammar` takes the Lark text as is)."""
+    With `grammar` set, the request also carries the grammar in the field
+    `grammar_field`, a dotted path into the body: the default
+    `structured_outputs.grammar` is vLLM's (>= 0.10.2; its older top-level
+    `guided_grammar` was removed in 0.12.0 and is silently ignored since),
+    llama.cpp's server takes `grammar`. docs/grammar.md has the request."""
 
     model: str
     base_url: str = "https://api.openai.com/v1"
@@ -199,7 +213,7 @@ class OpenAIBackend:
     timeout: float = 120.0
     temperature: float = 0.8
     grammar: str | None = None
-    grammar_field: str = "guided_grammar"
+    grammar_field: str = "structured_outputs.grammar"
     name: str = "openai"
 
     def complete(self, messages: Sequence[Message], max_tokens: int) -> Completion:
@@ -210,7 +224,7 @@ class OpenAIBackend:
             "temperature": self.temperature,
         }
         if self.grammar is not None:
-            payload[self.grammar_field] = self.grammar
+            put_field(payload, self.grammar_field, self.grammar)
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         started = time.perf_counter()
         data = post_json(

@@ -82,9 +82,9 @@ class SearchConfig:
     retries: int = 3
     backoff: float = 2.0
     grammar: bool = False
-    grammar_field: str = "guided_grammar"
+    grammar_field: str = "structured_outputs.grammar"
     grammar_file: str = ""
-    """A grammar to send instead of grammar/tts.lark (e.g. a GBNF for llama.cpp)."""
+    """A grammar to send instead of the llguidance export of grammar/tts.lark."""
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..parser import GRAMMAR_PATH
 from ..programs import ProgramNotFound
 from ..replay import registry
 from ..replay.store import StoreError
@@ -160,12 +159,16 @@ def make_llm(
     if not config.uses_llm:
         return None
     grammar = None
-    if config.grammar:
-        source = Path(config.grammar_file) if config.grammar_file else GRAMMAR_PATH
+    if config.grammar and config.grammar_file:
+        source = Path(config.grammar_file)
         try:
             grammar = source.read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise SetupError(f"{source}: cannot read the grammar: {exc}") from None
+    elif config.grammar:
+        from ..grammar_export import export_grammar
+
+        grammar = export_grammar("llguidance")  # what vLLM's guidance backend accepts
     try:
         backend = make_backend(config, grammar)
     except BackendSetupError as exc:
