@@ -1,8 +1,8 @@
 """Tasks on a Ray cluster, behind the same seam as the local pool.
 
-Each task becomes one Ray task (one CPU). The driver keeps at most as many
-tasks in flight as the cluster has CPUs. A task's first message says it has
-started (Ray streams a task's outputs as it yields them), so its wall-clock
+Each task becomes one Ray task (one CPU). The driver keeps two tasks in
+flight per cluster CPU (one running, one queued). A task's first message
+says it has started (Ray streams a task's outputs as it yields them), so its wall-clock
 budget counts from its real start, not from a queue or a cold worker's
 start-up; a task that overruns is cancelled with its worker process killed
 (`ray.cancel(force=True)`) and reported as `timeout`, as the local executor
@@ -57,6 +57,10 @@ REFRESH_SECONDS = 1.0
 """How often the driver re-reads the cluster's CPU count (nodes come and go)."""
 NO_CPU_SECONDS = 120.0
 """How long the cluster may have no CPU at all before the run stops."""
+IN_FLIGHT = 2
+"""Tasks submitted per cluster CPU: one running and one queued behind it, so
+a worker never waits for the driver's round trip (budgets count from a
+task's own start either way; `skip` is asked at most one task early)."""
 CONNECT_SECONDS = 10.0
 """How long the cluster's address may take to accept a connection."""
 STARTED = "started"
@@ -295,7 +299,7 @@ class RayExecutor:
                         f"the Ray cluster has had no CPU for {NO_CPU_SECONDS:g} s "
                         "(all nodes left); finished tasks are kept"
                     )
-                while queue and len(running) < max(1, cpus):
+                while queue and len(running) < IN_FLIGHT * max(1, cpus):
                     index, arg = queue.popleft()
                     if skip is not None and skip(arg):
                         yield TaskResult(index, arg, "skipped")
