@@ -2,14 +2,17 @@
 started here (tests/support/ray_cluster.py), stopped by the fixtures
 whatever happens.
 
-The default suite starts one two-node cluster and checks what must hold on
-it: a sweep's files are the local run's (wall times apart) with cells run on
-both nodes; stores reach the tasks through the object store, once per
-worker; budgets kill overrunning tasks; the engine choice reaches the
-workers. The slow suite adds the faults: a worker killed with SIGKILL
+A cluster costs ten seconds or more to start on a loaded 2-core machine,
+so the default suite runs one cheap test on it (stores reach the tasks
+through the object store, once per worker), besides the checks that need no
+cluster (the message without Ray, an unreachable address, fingerprints).
+The slow suite (`pytest -m slow`, run by CI) does the rest on the same
+two-node cluster: a sweep's files are the local run's (wall times apart)
+with cells run on both nodes; budgets kill overrunning tasks; the engine
+choice reaches the workers; the faults: a worker killed with SIGKILL
 mid-sweep, a node that leaves mid-sweep, a driver killed mid-sweep and
-resumed, a node running other code; and a search and a multi-store `run`
-on the cluster, compared with their local runs.
+resumed, a node running other code; and a search and a multi-store `run` on
+the cluster, compared with their local runs.
 
 Without Ray installed the cluster tests are skipped (under CI=true they
 fail: the `test` extra installs Ray); the message for a missing Ray is
@@ -66,16 +69,19 @@ def _need_ray() -> None:
 def cluster() -> Iterator[Any]:
     """A head and one more node, one CPU each; stopped at the end, even on failure."""
     _need_ray()
-    from tests.support.ray_cluster import LocalCluster
+    from tests.support.ray_cluster import HERMETIC_ENV, LocalCluster
 
     c = LocalCluster(cpus_per_node=1)
-    try:
-        c.start()
-        c.add_node()
-        c.wait_for_nodes(2)
-        yield c
-    finally:
-        c.shutdown()
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in HERMETIC_ENV.items():  # the drivers': no token auth, nothing in ~
+            mp.setenv(key, value)
+        try:
+            c.start()
+            c.add_node()
+            c.wait_for_nodes(2)
+            yield c
+        finally:
+            c.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -286,9 +292,10 @@ def test_shared_values_are_fetched_once_per_version() -> None:
 
 
 # ---------------------------------------------------------------------------
-# On the two-node cluster (default suite)
+# On the two-node cluster
 
 
+@pytest.mark.slow
 def test_sweep_on_ray_writes_the_local_results(
     cluster: Any, local_sweep: Path, stores: list[str], tmp_path: Path
 ) -> None:
@@ -326,6 +333,7 @@ def test_stores_come_from_the_object_store_once_per_worker(executor: Any, tmp_pa
     assert res.status == "ok" and res.value.n_questions == 4, res.error
 
 
+@pytest.mark.slow
 def test_an_overrunning_task_is_killed_and_the_rest_finish(executor: Any) -> None:
     before = executor.cancelled
     started = time.perf_counter()
@@ -340,6 +348,7 @@ def test_an_overrunning_task_is_killed_and_the_rest_finish(executor: Any) -> Non
     assert sorted(r.value for r in executor.map_unordered(tasks.square, [2, 3])) == [4, 9]
 
 
+@pytest.mark.slow
 def test_skip_and_environment_reach_the_workers(executor: Any) -> None:
     got = list(executor.map_unordered(tasks.square, [1, 2, 3, 4], skip=lambda x: x % 2 == 0))
     assert {r.arg: r.status for r in got} == {1: "ok", 2: "skipped", 3: "ok", 4: "skipped"}
@@ -535,3 +544,50 @@ def test_run_over_many_stores_on_ray_gives_the_local_rows(cluster: Any, stores: 
     assert len(b["results"]) == len(stores)
     assert _strip_walls(a["results"]) == _strip_walls(b["results"])
     assert _strip_walls(a["total"]) == _strip_walls(b["total"])
+
+
+@pytest.mark.slow
+def test_without_an_address_a_run_starts_and_stops_its_own_instance(cluster: Any) -> None:
+    """No --ray-address, no $RAY_ADDRESS: a new one-CPU instance here, not
+    the cluster whose address `ray start` left behind (Ray's own default
+    would join that one), the local rows, and nothing of it left after."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="rl", dir="/tmp"))  # short: Ray's socket paths
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["RAY_TMPDIR"] = str(root)
+    env["RAY_AUTH_MODE"] = "disabled"  # else Ray writes a token to ~/.ray for a local instance
+    (root / "ray").mkdir()
+    (root / "ray" / "ray_current_cluster").write_text(cluster.address)  # as `ray start` does
+    args = ["run", "cmc", "--beta", "0.5", "--seeds", "4", "--json"]
+    try:
+        code, local, err = finish(tts_dsl(*args))
+        assert code == 0, err
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autotts_dsl.cli.main", *args, "--executor", "ray", "-j", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+            env=env,
+        )
+        code, remote, err = finish(proc)
+        assert code == 0, err
+        a, b = json.loads(local), json.loads(remote)
+        assert _strip_walls(a["results"]) == _strip_walls(b["results"])
+        assert any(root.glob("ray/session_*")), "the run did not start its own instance"
+        left = [
+            pid
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and str(root).encode() in _cmdline(int(pid))
+        ]
+        assert not left, f"processes of the run's Ray instance still alive: {left}"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -208,6 +208,9 @@ class RayExecutor:
         if address is not None:
             kwargs["address"] = address
         elif not os.environ.get("RAY_ADDRESS"):
+            # A new instance, even where `ray start` left a cluster whose
+            # address Ray would otherwise pick up (`auto` asks for that one).
+            kwargs["address"] = "local"
             kwargs["num_cpus"] = num_cpus
         where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         _check_reachable(address or os.environ.get("RAY_ADDRESS"))

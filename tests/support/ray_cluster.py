@@ -31,6 +31,17 @@ START_SECONDS = 120.0
 """A node's start-up on a loaded 2-core machine (typically 5–20 s)."""
 OBJECT_STORE_BYTES = 100_000_000
 """Small: the stores of a test are a few MB, and /dev/shm is shared."""
+HERMETIC_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+"""For the nodes and for drivers that join them. Ray (2.5x) otherwise turns
+token authentication on by itself: a local `ray.init()` writes a token to
+~/.ray/auth_token, after which a head started here expects it and a joining
+node does not send it (it cannot join). Explicitly disabled, nothing is
+read from or written to the home directory."""
+
+
+def use_hermetic_env() -> None:
+    """`HERMETIC_ENV` in this process (and the drivers it starts)."""
+    os.environ.update(HERMETIC_ENV)
 
 
 def free_ports(n: int) -> list[int]:
@@ -147,7 +158,7 @@ class LocalCluster:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stopped by id
-                env={**self.env, **(env or {}), "RAY_USAGE_STATS_ENABLED": "0"},
+                env={**self.env, **(env or {}), **HERMETIC_ENV},
             )
         node = Node(name, temp_dir, proc, log, head=not self.nodes)
         self.nodes.append(node)
@@ -201,7 +212,7 @@ class LocalCluster:
                 capture_output=True,
                 text=True,
                 timeout=seconds,
-                env=self.env,
+                env={**self.env, **HERMETIC_ENV},
             )
             if got.returncode == 0 and int(got.stdout.strip().splitlines()[-1]) >= n:
                 return
