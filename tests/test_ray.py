@@ -106,6 +106,9 @@ def tts_dsl(
         text=True,
         cwd=cwd,
         env={**os.environ, **(env or {})},
+        # As from a terminal: a test run started in the background ignores
+        # SIGINT, and the driver would inherit that (the Ctrl-C test).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -421,8 +424,9 @@ def test_a_node_that_leaves_has_its_cells_run_elsewhere(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_a_lost_driver_loses_nothing_and_resumes(
-    cluster: Any, local_sweep: Path, stores: list[str], tmp_path: Path
+    cluster: Any, local_sweep: Path, stores: list[str], tmp_path: Path, sig: signal.Signals
 ) -> None:
     from autotts_dsl.sweep.cache import ResultCache
 
@@ -438,8 +442,12 @@ def test_a_lost_driver_loses_nothing_and_resumes(
                     break
         time.sleep(0.1)
     assert proc.poll() is None, proc.communicate()
-    proc.kill()  # SIGKILL: the driver is gone, mid-sweep
-    proc.communicate()
+    proc.send_signal(sig)  # SIGKILL: the driver is gone; SIGINT: Ctrl-C, mid-sweep
+    _, err = proc.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, err
+        assert "run the same command again to resume" in err and "Traceback" not in err
+    assert not (out / "results.csv").exists()
     with ResultCache(cache) as c:
         kept = len(c)
         assert c.integrity_ok()
