@@ -7,7 +7,8 @@ command's `--help` (and `check`) loads no more than it uses.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..engines import BACKENDS
@@ -16,11 +17,15 @@ from .errors import EXIT_INVALID, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
     from ..diagnostics import Diagnostic, DiagnosticError
+    from ..executor import Executor
     from ..interpreter import ProgramRunner
     from ..replay.store import ReplayStore
 
 BACKEND_CHOICES = BACKENDS
 """The engines `--backend` accepts (`autotts_dsl.engines`, which imports nothing heavy)."""
+
+EXECUTOR_CHOICES = ("local", "ray")
+"""`--executor` (`autotts_dsl.executor.EXECUTORS`; a test checks they agree)."""
 
 USAGE_CODES = frozenset({"E107"})
 """Diagnostics about the command line rather than the program (`--param`
@@ -28,8 +33,11 @@ names and values): a usage error, exit 2, in every command."""
 
 __all__ = [
     "BACKEND_CHOICES",
+    "EXECUTOR_CHOICES",
     "add_backend_argument",
+    "add_executor_arguments",
     "add_store_argument",
+    "cluster_executor",
     "compile_or_exit",
     "diagnostics_exit_code",
     "int_at_least",
@@ -129,13 +137,19 @@ def print_diagnostics(exc: DiagnosticError) -> None:
 def load_stores(specs: Sequence[str] | None) -> list[ReplayStore]:
     """Stores named on the command line (files, directories, registry names),
     or the embedded default store when none is given."""
+    return [store for _, store in load_stores_with_specs(specs)]
+
+
+def load_stores_with_specs(specs: Sequence[str] | None) -> list[tuple[str, ReplayStore]]:
+    """`load_stores`, each with the spec a worker resolves it by."""
     from ..replay import registry
     from ..replay.store import StoreError
 
     try:
         if not specs:
-            return [registry.resolve_store(None)]
-        return [registry.resolve_store(s) for s in registry.expand_store_specs(list(specs))]
+            return [("default", registry.resolve_store(None))]
+        expanded = registry.expand_store_specs(list(specs))
+        return [(s, registry.resolve_store(s)) for s in expanded]
     except registry.StoreUnavailable as exc:
         raise CliError(str(exc), EXIT_USAGE) from None  # not there: usage or I/O
     except StoreError as exc:
@@ -178,3 +192,48 @@ def add_backend_argument(p: argparse.ArgumentParser) -> None:
         "reference (the interpreter), auto (the VM when it covers the program, else the "
         "reference). Default: $TTS_DSL_BACKEND or auto. --trace always uses the reference",
     )
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=EXECUTOR_CHOICES,
+        default="local",
+        help="where the cells run: local (worker processes on this machine, the default) or "
+        "ray (tasks on a Ray cluster; pip install 'tts-dsl[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="auto|HOST:PORT",
+        help="with --executor ray: the cluster to join (auto: the one running on this "
+        "machine). Default: $RAY_ADDRESS, else a new Ray instance here sized by --jobs",
+    )
+
+
+@contextlib.contextmanager
+def cluster_executor(
+    args: argparse.Namespace, jobs: int, *, initializer: Callable[[], None] | None = None
+) -> Iterator[Executor | None]:
+    """The Ray executor `--executor ray` asks for (closed on exit), or None
+    for the local default (the command runs its own pool). Ray's failures —
+    not installed, unreachable, a node with other code — become one-line
+    errors with exit 2."""
+    from ..executor import ExecutorError, open_executor
+
+    kind = getattr(args, "executor", "local")
+    address = getattr(args, "ray_address", None)
+    if kind == "local":
+        if address is not None:
+            raise CliError("--ray-address needs --executor ray", EXIT_USAGE)
+        yield None
+        return
+    try:
+        executor = open_executor(kind, jobs, address=address, initializer=initializer)
+    except ExecutorError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    try:
+        yield executor
+    except ExecutorError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    finally:
+        executor.close()

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from .common import (
     add_backend_argument,
+    add_executor_arguments,
     add_store_argument,
+    cluster_executor,
     compile_or_exit,
+    int_at_least,
     load_program_or_exit,
-    load_stores,
+    load_stores_with_specs,
     parse_beta,
     parse_params,
     parse_seeds,
@@ -79,6 +82,15 @@ def add_parser(sub: Any) -> None:
         help="run even when `check` finds errors in the program (at your own risk)",
     )
     add_backend_argument(p)
+    add_executor_arguments(p)
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int_at_least(1),
+        metavar="N",
+        help="with --executor ray and no cluster: CPUs of the Ray instance started here "
+        "(default: all cores)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.set_defaults(handler=run)
 
@@ -119,11 +131,8 @@ def _check_first(args: argparse.Namespace, runner: ProgramRunner, beta: float, p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engines import BackendError
     from ..provenance import ProgramRef, StoreRef, provenance
-    from ..runs import evaluate_store, result_row, sc64_tokens, total_row, write_run_files
-    from ..runtime import EpisodeFault
-    from .progress import ProgressReporter
+    from ..runs import total_row, write_run_files
 
     beta = parse_beta(args.beta)
     seeds = parse_seeds(args.seeds)
@@ -133,7 +142,10 @@ def run(args: argparse.Namespace) -> int:
     check = (
         {"ok": None, "skipped": True} if args.no_check else _check_first(args, runner, beta, params)
     )
-    stores = load_stores(args.store)
+    if args.trace and args.executor != "local":
+        raise CliError("--trace writes traces from this process: drop --executor", EXIT_USAGE)
+    specs_stores = load_stores_with_specs(args.store)
+    stores = [store for _, store in specs_stores]
     if args.out:  # fail before the work, not after it
         from pathlib import Path
 
@@ -145,47 +157,12 @@ def run(args: argparse.Namespace) -> int:
                 "(checked before running)",
                 EXIT_USAGE,
             ) from None
-    rows: list[dict[str, Any]] = []
     records: list[str] = []
-    episodes = len(seeds) * sum(len(s) for s in stores)
-    backend = args.backend
-    with ProgressReporter(stderr_console(), unit="episodes") as bar:
-        bar.start(f"{runner.program.name} β={beta:g}", episodes)
-        base = 0
-        for i, store in enumerate(stores):
-            where = f"{store.name} ({i + 1}/{len(stores)})" if len(stores) > 1 else store.name
-            traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
-            started = time.perf_counter()
-
-            def advance(done: int, base: int = base, where: str = where) -> None:
-                bar.update(base + done, note=where)
-
-            try:
-                ev = evaluate_store(
-                    runner,
-                    store,
-                    beta,
-                    params,
-                    seeds,
-                    backend=backend,
-                    traces=traces,
-                    progress=advance,
-                )
-                wall = time.perf_counter() - started
-                sc64 = None
-                if not args.no_baseline:
-                    bar.update(base + len(seeds) * len(store), note=f"SC@64 on {store.name}")
-                    sc64 = sc64_tokens(store, seeds, backend)
-            except EpisodeFault as fault:
-                raise CliError(f"run-time error: {fault}") from None
-            except BackendError as exc:
-                raise CliError(str(exc)) from None
-            base += len(seeds) * len(store)
-            rows.append(result_row(store, ev, sc64, wall))
-            if traces is not None:
-                from ..trace import evaluation_records
-
-                records.extend(evaluation_records(store, ev, traces, args.trace_level))
+    with cluster_executor(args, args.jobs or _cores()) as executor:
+        if executor is not None:
+            rows = _rows_on(executor, runner, specs_stores, beta, params, seeds, args)
+        else:
+            rows = _rows_here(runner, stores, beta, params, seeds, args, records)
     if args.trace:
         from ..io_atomic import atomic_write_lines
 
@@ -235,6 +212,105 @@ def run(args: argparse.Namespace) -> int:
     if written:
         out.print(dim("results written to " + ", ".join(str(p) for p in written)), soft_wrap=True)
     return EXIT_OK
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _rows_here(
+    runner: ProgramRunner,
+    stores: list[Any],
+    beta: float,
+    params: dict[str, str],
+    seeds: tuple[int, ...],
+    args: argparse.Namespace,
+    records: list[str],
+) -> list[dict[str, Any]]:
+    """Store after store in this process, with progress per episode (and
+    traces into `records` with --trace)."""
+    from ..engines import BackendError
+    from ..runs import evaluate_store, result_row, sc64_tokens
+    from ..runtime import EpisodeFault
+    from .progress import ProgressReporter
+
+    rows: list[dict[str, Any]] = []
+    episodes = len(seeds) * sum(len(s) for s in stores)
+    backend = args.backend
+    with ProgressReporter(stderr_console(), unit="episodes") as bar:
+        bar.start(f"{runner.program.name} β={beta:g}", episodes)
+        base = 0
+        for i, store in enumerate(stores):
+            where = f"{store.name} ({i + 1}/{len(stores)})" if len(stores) > 1 else store.name
+            traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
+            started = time.perf_counter()
+
+            def advance(done: int, base: int = base, where: str = where) -> None:
+                bar.update(base + done, note=where)
+
+            try:
+                ev = evaluate_store(
+                    runner,
+                    store,
+                    beta,
+                    params,
+                    seeds,
+                    backend=backend,
+                    traces=traces,
+                    progress=advance,
+                )
+                wall = time.perf_counter() - started
+                sc64 = None
+                if not args.no_baseline:
+                    bar.update(base + len(seeds) * len(store), note=f"SC@64 on {store.name}")
+                    sc64 = sc64_tokens(store, seeds, backend)
+            except EpisodeFault as fault:
+                raise CliError(f"run-time error: {fault}") from None
+            except BackendError as exc:
+                raise CliError(str(exc)) from None
+            base += len(seeds) * len(store)
+            rows.append(result_row(store, ev, sc64, wall))
+            if traces is not None:
+                from ..trace import evaluation_records
+
+                records.extend(evaluation_records(store, ev, traces, args.trace_level))
+    return rows
+
+
+def _rows_on(
+    executor: Any,
+    runner: ProgramRunner,
+    stores: list[tuple[str, Any]],
+    beta: float,
+    params: dict[str, str],
+    seeds: tuple[int, ...],
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """One task per store on the executor; the rows in store order."""
+    from ..run_stores import run_on_stores
+    from .progress import ProgressReporter
+
+    got: dict[int, dict[str, Any]] = {}
+    with ProgressReporter(stderr_console(), unit="stores") as bar:
+        bar.start(f"{runner.program.name} β={beta:g} (ray, {executor.workers} CPUs)", len(stores))
+        for index, row in run_on_stores(
+            executor,
+            runner,
+            stores,
+            beta,
+            params,
+            seeds,
+            backend=args.backend,
+            baseline=not args.no_baseline,
+        ):
+            if isinstance(row, str):
+                raise CliError(row)
+            got[index] = row
+            bar.update(len(got), note=str(row["store"]))
+    return [got[i] for i in range(len(stores))]
 
 
 def _short(name: str, terminal: bool) -> str:

@@ -23,7 +23,14 @@ from ..search.loop import BackendDown, Search, SeedError
 from ..search.objective import parse_objective
 from ..search.report import PLOT_FILE, frontier_rows, heldout_report, lineage, plot_progress
 from ..search.view import search_state
-from .common import add_backend_argument, int_at_least, parse_seeds, stderr_console
+from .common import (
+    add_backend_argument,
+    add_executor_arguments,
+    cluster_executor,
+    int_at_least,
+    parse_seeds,
+    stderr_console,
+)
 from .console import dim, styled
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
@@ -228,6 +235,7 @@ def add_parser(sub: Any) -> None:
         "programs, stdlib, docs and ./evaluate on the search stores only)",
     )
     add_backend_argument(p)
+    add_executor_arguments(p)
     p.set_defaults(handler=run)
 
     sub2 = p.add_subparsers(dest="search_command", metavar="report", parser_class=type(p))
@@ -248,6 +256,7 @@ def add_parser(sub: Any) -> None:
         help="held-out stores, if the search was run without any",
     )
     r.add_argument("--jobs", type=_positive, metavar="N", help="evaluation processes (default 1)")
+    add_executor_arguments(r)
     r.add_argument("--no-plot", action="store_true", help="do not write the plot")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(handler=run_report)
@@ -275,6 +284,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{out}: no search to resume (no {HISTORY_FILE})", EXIT_USAGE)
     if not args.resume and path.exists():
         raise CliError(f"{out}: holds a search already; pass --resume or another --out", EXIT_USAGE)
+    from ..search.cells import warm_up
+
+    history = None
     if args.resume:
         history = _setup(session.open_history, path)
         config = _setup(session.resumed_config, history, opts)
@@ -282,19 +294,31 @@ def run(args: argparse.Namespace) -> int:
         config = _setup(session.build_config, opts, parse_seeds)
         _setup(session.check_seeds, config.seed_programs)
         _setup(session.probe_stores, config)
-        history = _setup(session.open_history, path, True)
-        _setup(session.init_history, history, config)
-    with history:
-        return _search(out, history, config, args)
+    # The cluster first: a search that cannot reach it leaves no history behind.
+    with cluster_executor(args, args.jobs or 1, initializer=warm_up) as executor:
+        if history is None:
+            history = _setup(session.open_history, path, True)
+            _setup(session.init_history, history, config)
+        with history:
+            return _search(out, history, config, args, executor)
 
 
-def _search(out: Path, history: History, config: Any, args: argparse.Namespace) -> int:
+def _search(
+    out: Path, history: History, config: Any, args: argparse.Namespace, executor: Any
+) -> int:
     console = render.stdout_console()
     err = stderr_console()
     reporter = render.Reporter(console, err, quiet=bool(args.json))
     llm = _setup(session.make_llm, config, history, lambda m: err.print(styled(m, "yellow")))
     search = Search(
-        out, history, config, reporter=reporter, jobs=args.jobs or 1, llm=llm, backend=args.backend
+        out,
+        history,
+        config,
+        reporter=reporter,
+        jobs=args.jobs or 1,
+        llm=llm,
+        backend=args.backend,
+        executor=executor,  # None: the search's own local pool
     )
     try:
         pick = search.run()
@@ -392,8 +416,12 @@ def run_report(args: argparse.Namespace) -> int:
                 raise CliError("the search has no scored program yet")
             from ..executor import make_executor
 
-            with make_executor(args.jobs or 1) as ex:
-                base = evaluate_heldout(history, config, ex, pick)
+            with cluster_executor(args, args.jobs or 1) as cluster:
+                ex = cluster or make_executor(args.jobs or 1)
+                try:
+                    base = evaluate_heldout(history, config, ex, pick)
+                finally:
+                    ex.close()
             rep = heldout_report(history, pick, base, objective)
         plot = None if args.no_plot else plot_progress(state, pick, out / PLOT_FILE)
         console = render.stdout_console()

@@ -23,7 +23,9 @@ from rich.text import Text
 
 from .common import (
     add_backend_argument,
+    add_executor_arguments,
     add_store_argument,
+    cluster_executor,
     diagnostics_exit_code,
     int_at_least,
     load_program_or_exit,
@@ -45,6 +47,7 @@ from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..executor import Executor
     from ..interpreter import ProgramRunner
     from ..sweeps.cache import CellMetrics, ResultCache
     from ..sweeps.grid import Cell, ProgramSpec, StoreSpec
@@ -149,6 +152,7 @@ def add_parser(sub: Any) -> None:
         help="with --traces: actions (actions and guards that fired) or full (every guard)",
     )
     add_backend_argument(p)
+    add_executor_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.set_defaults(handler=run)
 
@@ -325,7 +329,12 @@ def _cell_text(cell: Cell) -> str:
 
 
 def _run_with_progress(
-    cells: Sequence[Cell], cache: ResultCache, jobs: int | None, fresh: bool, err: Console
+    cells: Sequence[Cell],
+    cache: ResultCache,
+    jobs: int | None,
+    fresh: bool,
+    err: Console,
+    executor: Executor | None = None,
 ) -> tuple[dict[str, CellMetrics], SweepStats]:
     from ..sweeps.runner import Outcome, run_sweep
     from .progress import ProgressReporter
@@ -335,8 +344,11 @@ def _run_with_progress(
         def on_start(to_compute: int, cached: int) -> None:
             if to_compute == 0:
                 return
-            n_jobs = min(jobs or _cores(), to_compute)
-            desc = f"sweep ({n_jobs} job{'s' if n_jobs > 1 else ''}"
+            if executor is not None:
+                desc = f"sweep (ray, {executor.workers} CPUs"
+            else:
+                n_jobs = min(jobs or _cores(), to_compute)
+                desc = f"sweep ({n_jobs} job{'s' if n_jobs > 1 else ''}"
             desc += f", {cached} cached)" if cached else ")"
             bar.start(desc, to_compute)
 
@@ -345,7 +357,13 @@ def _run_with_progress(
             bar.update(done, note=mark + _cell_text(cell))
 
         return run_sweep(
-            cells, cache, jobs=jobs, fresh=fresh, on_start=on_start, on_result=on_result
+            cells,
+            cache,
+            jobs=jobs,
+            fresh=fresh,
+            on_start=on_start,
+            on_result=on_result,
+            executor=executor,
         )
 
 
@@ -433,12 +451,13 @@ def _run_cells(
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"--out {out_dir}: exists and is not a directory", EXIT_USAGE)
     err = stderr_console()
-    try:
-        cache = ResultCache(out_dir / CACHE_FILE)
-    except CacheError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    with cache:
-        metrics, stats = _run_with_progress(cells, cache, args.jobs, args.fresh, err)
+    with cluster_executor(args, args.jobs or _cores()) as executor:
+        try:
+            cache = ResultCache(out_dir / CACHE_FILE)
+        except CacheError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        with cache:
+            metrics, stats = _run_with_progress(cells, cache, args.jobs, args.fresh, err, executor)
     if stats.interrupted:
         err.print(
             f"interrupted: {stats.cached + stats.computed} of {stats.total} cells done and "

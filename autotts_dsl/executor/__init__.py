@@ -10,19 +10,28 @@ costs its budget and no more.
 * `local.ProcessExecutor` — worker processes on this machine (the default);
 * `local.InlineExecutor` — the caller's own process, no budget (tests,
   debugging, and callers that enforce nothing);
-* a cluster implementation (issue #14: Ray) plugs in behind `Executor`.
+* `ray_executor.RayExecutor` — tasks on a Ray cluster (`pip install
+  'tts-dsl[ray]'`; imported only when chosen).
+
+`choose.open_executor(kind, jobs, address=...)` picks one by name. Values
+the tasks read (replay stores) are offered with `Executor.share`; a task
+reads them back with `shared.lookup` (`stores.task_store` for stores).
 """
 
 from __future__ import annotations
 
-from .base import Executor, TaskResult, TaskStatus
+from .base import Executor, ExecutorError, TaskResult, TaskStatus
+from .choose import EXECUTORS, open_executor
 from .local import InlineExecutor, ProcessExecutor, make_executor
 
 __all__ = [
+    "EXECUTORS",
     "Executor",
+    "ExecutorError",
     "InlineExecutor",
     "ProcessExecutor",
     "TaskResult",
     "TaskStatus",
     "make_executor",
+    "open_executor",
 ]

@@ -15,6 +15,12 @@ of its wall-clock budget and was killed; died: its worker exited or crashed;
 skipped: the caller's `skip` said not to start it."""
 
 
+class ExecutorError(RuntimeError):
+    """The executor itself cannot work (workers die while starting, the
+    cluster cannot be reached, or runs another version of tts-dsl). The
+    message is one line."""
+
+
 @dataclass(frozen=True)
 class TaskResult(Generic[A, R]):
     index: int
@@ -49,6 +55,13 @@ class Executor(Protocol):
         timeout: float | None = None,
         skip: Callable[[A], bool] | None = None,
     ) -> Iterator[TaskResult[A, R]]: ...
+
+    def share(self, key: str, load: Callable[[], object]) -> None:
+        """Offer `load()` to the tasks under `key` (`shared.lookup`). A
+        cluster executor calls `load` once and keeps the value in its object
+        store; a local one need not call it at all (its workers load what
+        they need themselves). Sharing a key again keeps the first value."""
+        ...
 
     def close(self) -> None: ...
 

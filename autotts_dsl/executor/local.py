@@ -26,17 +26,13 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from .base import TaskResult
+from .base import ExecutorError, TaskResult
 
 A = TypeVar("A")
 R = TypeVar("R")
 
 _READY = "ready"
 MAX_STARTUP_FAILURES = 3
-
-
-class ExecutorError(RuntimeError):
-    """The executor itself cannot work (workers die while starting)."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -208,6 +204,9 @@ class ProcessExecutor:
                 why = f"ran out of its wall-clock budget ({timeout:g} s); the worker was killed"
                 yield TaskResult(index, arg, "timeout", None, why, now - started)
 
+    def share(self, key: str, load: Callable[[], object]) -> None:
+        """Nothing to do: each worker loads what its tasks read, once."""
+
     def close(self) -> None:
         for w in self._pool:
             w.stop()
@@ -249,6 +248,9 @@ class InlineExecutor:
                 )
                 continue
             yield TaskResult(index, arg, "ok", value, "", time.perf_counter() - started)
+
+    def share(self, key: str, load: Callable[[], object]) -> None:
+        """Nothing to do: the tasks run here and load what they read."""
 
     def close(self) -> None:
         pass

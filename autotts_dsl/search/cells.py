@@ -10,7 +10,8 @@ merging gives the numbers of one 100-seed evaluation. Per-question sums are
 what the bootstrap resamples (`stats.py`).
 
 `evaluate_cell_task` is the module-level function the executor's workers
-run; each worker keeps the stores and programs it has seen.
+run; each worker keeps the stores and programs it has seen (stores from the
+executor's object store when it shares them, else from the worker's disk).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..executor import Executor
+from ..executor.stores import share_stores, task_store
 from ..interpreter import ProgramRunner
 from ..parser import parse
 from ..replay import registry
@@ -139,8 +142,14 @@ BACKEND_ENV = "TTS_DSL_BACKEND"
 def cached_store(spec: str) -> ReplayStore:
     got = _STORES.get(spec)
     if got is None:
-        got = _STORES[spec] = registry.resolve_store(spec)
+        got = _STORES[spec] = task_store(spec) or registry.resolve_store(spec)
     return got
+
+
+def share_search_stores(executor: Executor, specs: Sequence[str]) -> None:
+    """Offer the stores of `specs` to the executor's tasks (a cluster
+    executor puts each into its object store once)."""
+    share_stores(executor, specs, cached_store)
 
 
 def cached_runner(source: str, path: str) -> ProgramRunner:

@@ -22,7 +22,7 @@ from ..replay import registry
 from ..replay.store import ReplayStore
 from ..runtime import EpisodeFault
 from ..sweeps.grid import seeds_spec
-from .cells import CellData, CellTask, evaluate_cell_task
+from .cells import CellData, CellTask, evaluate_cell_task, share_search_stores
 from .history import History, StoreRow
 from .watchdog import TIMEOUT_CODE, Diagnosis, DiagTask, diagnose_task
 
@@ -145,6 +145,7 @@ def evaluate(
     stats = EvalStats(total=len(tasks))
     if not tasks:
         return stats
+    share_search_stores(executor, [s.spec for s in stores])
     sources = {j.pid: j for j in jobs}
     dead: set[int] = set()
     retry: list[tuple[int, CellTask]] = []

@@ -232,7 +232,7 @@ class Search:
         stores = self.history.stores("search")
         if not stores:
             return None
-        from .cells import CellTask
+        from .cells import CellTask, share_search_stores
         from .evaluate import Job, diagnose, evaluate_or_error
         from .watchdog import TIMEOUT_CODE
 
@@ -247,6 +247,7 @@ class Search:
             self.backend,
         )
         budget = self.config.smoke_timeout
+        share_search_stores(self.executor, [stores[0].spec])
         for res in self.executor.map_unordered(evaluate_or_error, [task], timeout=budget):
             if res.status == "ok" and isinstance(res.value, CellData):
                 return None

@@ -8,8 +8,9 @@ the `spawn` start method can send it to workers by reference.
 
 Workers keep every store and every compiled program they have seen in
 module-level caches, so each worker loads each store once and compiles each
-(program, β, params) once. Only the parent writes to the cache, one cell per
-transaction as results arrive.
+(program, β, params) once. On a cluster executor the stores come from its
+object store (shared once by the parent), not from the worker's disk. Only
+the parent writes to the cache, one cell per transaction as results arrive.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 from .. import __version__
 from ..diagnostics import DiagnosticError
 from ..executor import Executor, ProcessExecutor
+from ..executor.stores import share_stores, task_store
 from ..interpreter import ProgramRunner
 from ..parser import parse
 from ..replay import registry
@@ -56,7 +58,8 @@ _RUNNERS: dict[str, ProgramRunner] = {}
 def _store(store_path: str) -> ReplayStore:
     got = _STORES.get(store_path)
     if got is None:
-        got = _STORES[store_path] = registry.resolve_store(store_path)
+        got = task_store(store_path) or registry.resolve_store(store_path)
+        _STORES[store_path] = got
     return got
 
 
@@ -291,6 +294,7 @@ def _run_on(
     """Cells on the executor seam, each recorded as it arrives. A worker that
     dies (e.g. out of memory) fails its cell; Ctrl-C stops the running ones."""
     task = functools.partial(run_task, evaluator)
+    share_stores(executor, [c.store.spec for c in pending], _store)
     for res in executor.map_unordered(task, [_task(c) for c in pending]):
         cell = pending[res.index]
         if res.ok and isinstance(res.value, Outcome):
