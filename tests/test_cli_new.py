@@ -113,7 +113,7 @@ def test_bash_completion(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     script = tmp_path / "tts-dsl.bash"
     script.write_text(out)
     assert "run" in _bash_complete(script, "")
-    assert _bash_complete(script, "sto") == ["stores"]
+    assert sorted(_bash_complete(script, "sto")) == ["store", "stores"]
     assert _bash_complete(script, "stores", "a") == ["add"]
     assert _bash_complete(script, "run", "cm") == ["cmc"]
     assert _bash_complete(script, "run", "cmc", "--backend", "v") == ["vm"]

@@ -19,10 +19,11 @@ from autotts_dsl.replay.store import NO_ANSWER, ReplayStore, store_from_records
 from tests.support.shared import MODELS
 
 ALL_BETAS = tuple(round(0.1 * i, 1) for i in range(11))
-DEFAULT_BETAS = (0.0, 0.5, 1.0)
 
-DEFAULT_CELLS = [(m, b) for m in MODELS for b in DEFAULT_BETAS]
-SLOW_CELLS = [(m, b) for m in MODELS for b in ALL_BETAS if b not in DEFAULT_BETAS]
+# The default suite runs the seed's Python CMC (seconds per cell) on two cells,
+# the published headline and the cheapest end of the grid; `-m slow` runs all 44.
+DEFAULT_CELLS = [("Qwen3-8B", 0.5), ("Qwen3-0.6B", 0.0)]
+SLOW_CELLS = [(m, b) for m in MODELS for b in ALL_BETAS if (m, b) not in DEFAULT_CELLS]
 
 
 def _cell_id(cell: tuple[str, float]) -> str:
