@@ -65,7 +65,7 @@ def test_generated_stores(
         program,
         beta,
         [0, 1],
-        [rng.randrange(100), rng.randrange(100)],
+        rng.sample(range(100), 2),
         tmp_path_factory.mktemp("eq"),
         speculate=speculate,
         parallel=2,

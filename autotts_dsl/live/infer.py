@@ -364,6 +364,9 @@ class Inference:
     # -- the run (main thread) ----------------------------------------------------
 
     def run(self, seeds: Sequence[int], progress: ProgressFn | None = None) -> InferRun:
+        if len(set(seeds)) != len(seeds):
+            # one journal row per (question, seed): a repeated seed would be the same episode
+            raise ValueError(f"repeated seeds: {list(seeds)}")
         if not self.setups:
             self.prepare()
         started = time.monotonic()
