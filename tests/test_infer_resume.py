@@ -9,9 +9,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from autotts_dsl.cli.main import main as cli_main
+from autotts_dsl.live.faults import FaultPlan
 from autotts_dsl.live.replay_server import ReplayServer
 from autotts_dsl.replay.store import store_from_records
 from tests.support.infer import COMPARED
@@ -198,3 +203,54 @@ def test_ctrl_c_stops_at_once_and_other_settings_are_refused(tmp_path: Path) -> 
         assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     finally:
         server.stop()
+
+
+class _DiesAfter:
+    """A fault plan: the first `k` requests are answered, then every
+    connection is dropped (the server is gone, as far as a client can tell)."""
+
+    hang_seconds = 0.0
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.seen = 0
+        self.lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        with self.lock:
+            self.seen += 1
+            return None if self.seen <= self.k else "drop"
+
+
+def test_a_server_that_dies_mid_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One line and exit 2, what arrived kept; the same command against the
+    server back up finishes with an uninterrupted run's results and asks for
+    nothing the journal held."""
+    store = store_from_records(RECORDS, name="tiny")
+    questions = write_questions(RECORDS, tmp_path / "q.jsonl")
+    out = tmp_path / "r.jsonl"
+    with ReplayServer(store) as server:
+        server.httpd.faults = _DiesAfter(40)  # type: ignore[assignment]
+        argv = _argv(server.url, server.model_name, questions, out, "--backoff", "0.01")[3:]
+        assert cli_main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "re-run to resume" in err and len(err.splitlines()) == 1, err
+        assert "Traceback" not in err and not out.exists()
+        chunks, probes, _ = _journaled(Path(str(out) + ".journal"))
+        assert chunks, "nothing was journaled before the server died"
+        answered_before = dict(server.service.stats()["answered"])
+        server.httpd.faults = FaultPlan()  # back up
+        assert cli_main(argv) == 0, capsys.readouterr().err
+        answered = server.service.stats()["answered"]
+    again = {k: n - answered_before.get(k, 0) for k, n in answered.items()}
+    for key, n in again.items():  # one seed: every request names itself
+        kind, q, seed, prefix = key.split(":")[:4]
+        where = (int(q), int(seed), int(prefix))
+        if n:
+            assert where not in (chunks if kind == "trace" else probes), f"{key}: asked again"
+    with ReplayServer(store) as clean_server:
+        clean = tmp_path / "clean.jsonl"
+        argv = _argv(clean_server.url, clean_server.model_name, questions, clean)[3:]
+        assert cli_main(argv) == 0
+    got, want = _rows(out), _rows(clean)
+    assert [{k: r[k] for k in COMPARED} for r in got] == [{k: r[k] for k in COMPARED} for r in want]
