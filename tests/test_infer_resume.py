@@ -86,6 +86,7 @@ def _rows(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow  # ~8 s; the default suite kills and resumes in the next two tests
 def test_kill_9_then_resume(tmp_path: Path) -> None:
     """Two seeds: episodes finished before the kill are not run again, the
     others resume; the results are an uninterrupted run's."""
@@ -172,6 +173,7 @@ def test_one_seed_no_request_twice(tmp_path: Path) -> None:
     assert len(repeated) <= CONCURRENCY
 
 
+@pytest.mark.slow  # ~3 s; the default suite's one-line failure is the dead server's above
 def test_ctrl_c_stops_at_once_and_other_settings_are_refused(tmp_path: Path) -> None:
     store = store_from_records(RECORDS, name="tiny")
     questions = write_questions(RECORDS, tmp_path / "q.jsonl")

@@ -61,7 +61,7 @@ def _pieces(seq: list[Any], cuts: list[int]) -> list[list[Any]]:
     return [seq[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     ids=st.lists(st.integers(0, 3), max_size=40),
     marker=st.lists(st.integers(0, 3), min_size=0, max_size=3),
@@ -77,7 +77,7 @@ def test_marker_in_pieces_ids(ids: list[int], marker: list[int], cuts: list[int]
     assert got == segments.reasoning_length_ids(ids, marker)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     texts=st.lists(
         st.sampled_from(["<", "/", "think", ">", "</th", "ink>", "a", "</think>"]), max_size=20
@@ -137,15 +137,17 @@ def test_math_verify_runs_on_the_main_thread() -> None:
 # -- recording ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("program", "beta"), [("sc", 0.5), ("cmc", 0.6)])
-def test_record_holds_the_served_branches(tmp_path: Path, program: str, beta: float) -> None:
+@pytest.mark.parametrize(("program", "beta", "seeds"), [("sc", 0.5, [3]), ("cmc", 0.6, [0, 3])])
+def test_record_holds_the_served_branches(
+    tmp_path: Path, program: str, beta: float, seeds: list[int]
+) -> None:
     from autotts_dsl.live.infer_record import record_store
 
     records = tiny_records(4, n_q=3, n_b=8, interval=8)
     store = store_from_records(records, name="tiny")
     with ReplayServer(store) as server:
         inference, _ = infer_on(
-            server, store, program, beta, [0, 1, 2], [0, 3], tmp_path / "j", keep_open=True
+            server, store, program, beta, [0, 1, 2], seeds, tmp_path / "j", keep_open=True
         )
         try:
             rec = record_store(inference, str(tmp_path / "rec.json"), server_url=server.url)
@@ -178,7 +180,10 @@ def _max_in_flight(journal: Path, kind: str) -> int:
     return best
 
 
-@pytest.mark.parametrize("speculate", [True, False])
+@pytest.mark.parametrize(
+    "speculate",
+    [True, pytest.param(False, marks=pytest.mark.slow)],  # False: 16 requests in turn
+)
 def test_a_batch_is_in_flight_at_once(tmp_path: Path, speculate: bool) -> None:
     """SC@16 as one `read_full 16`: the sixteen traces are sampled at once
     (a request takes at least 0.1 s here); without the look-ahead, one at a time."""
