@@ -8,7 +8,8 @@ token (in parallel across requests, as on a real server), and `tts-dsl
 infer` runs each program on the picked questions with one seed. Per program
 it prints accuracy, the replay's total and sequential tokens (checked equal,
 episode for episode, to `run` on the same store: the benchmark fails
-otherwise), requests, and wall time per question next to what sequential
+otherwise), requests, tokens the look-ahead sampled that no read used,
+and wall time per question next to what sequential
 tokens predict (seq tokens × MS); the rest is what the requests cost
 beyond decoding (serve-replay and infer are Python: each continuation and
 probe resends its prefix, up to ~40k token ids, as JSON).
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                         "tokens": sum(r["tokens"] for r in online) / n,
                         "seq": seq,
                         "requests": sum(r["requests"] for r in online) / n,
+                        "unread": sum(r["unread_tokens"] for r in online) / n,
                         "wall": sum(r["wall_seconds"] for r in online) / n,
                         "decode": seq * args.token_latency / 1000,
                         "elapsed": elapsed,
@@ -210,10 +212,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['requests']:,.0f} | {r['wall']:.1f} | {r['decode']:.1f} | "
             f"{r['wall'] - r['decode']:.1f} |"
         )
+    unread = ", ".join(f"{r['program']} {r['unread']:,.0f}" for r in rows)
+    print(f"\nsampled by the look-ahead but never read, tokens/q: {unread}")
     if len(rows) == 2:
         a, b = rows
         print(
-            f"\n{a['program']} / {b['program']}: tokens {a['tokens'] / b['tokens']:.2f}, "
+            f"{a['program']} / {b['program']}: tokens {a['tokens'] / b['tokens']:.2f}, "
             f"seq tokens {a['seq'] / b['seq']:.2f}, wall {a['wall'] / b['wall']:.2f}"
         )
     print("online = offline: every episode's answer, tokens and seq tokens are run's")
