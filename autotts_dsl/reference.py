@@ -10,7 +10,7 @@ the episodes it does not reproduce itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import ast
@@ -21,12 +21,24 @@ from .replay.protocol import Evaluation, evaluate
 from .replay.store import ReplayStore
 from .runtime import AnswerGiven, Ctx, EpisodeFault, RuntimeFault, StopRounds
 
+BlockHook = Callable[[Callable[[Ctx], None], Ctx], None]
+"""`before(block, c)`: called before `init`, each round and `finally` run on
+`c` (with `c.round` set). It must not change `c`; `tts-dsl infer` uses it to
+look ahead at the requests a block will make (autotts_dsl/live/speculate.py)."""
 
-def run_episode(prog: Compiled, ep: Episode, events: list[dict[str, Any]] | None = None) -> int:
+
+def run_episode(
+    prog: Compiled,
+    ep: Episode,
+    events: list[dict[str, Any]] | None = None,
+    before: BlockHook | None = None,
+) -> int:
     """Run one episode; returns the interned answer (the episode is finished)."""
     c = Ctx(ep, prog.make_state(), len(prog.field_inits), prog.n_locals, prog.fuel)
     c.events = events
     try:
+        if before is not None:
+            before(prog.init, c)
         prog.init(c)
         ep.end_batch()
         rnd = prog.round
@@ -40,12 +52,16 @@ def run_episode(prog: Compiled, ep: Episode, events: list[dict[str, Any]] | None
                 assert round_block is not None
                 raise RuntimeFault("out of fuel", round_span(round_block))
             c.fuel -= 1
+            if before is not None:
+                before(rnd, c)
             try:
                 rnd(c)
             except StopRounds:
                 ep.end_batch()
                 break
             ep.end_batch()
+        if before is not None:
+            before(prog.final, c)
         prog.final(c)
     except AnswerGiven:
         return ep.answer

@@ -15,8 +15,11 @@ from typing import Any
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 
-def add_sampling_arguments(p: argparse.ArgumentParser) -> None:
-    """Server, prompt and probe options shared with `store build`."""
+def add_sampling_arguments(
+    p: argparse.ArgumentParser, *, probe_batch: bool = True, concurrency: int = 32
+) -> None:
+    """Server, prompt and probe options shared with `store build` and `infer`
+    (which sends one probe per request: no --probe-batch)."""
     p.add_argument("--server", metavar="URL", help="server base URL, e.g. http://localhost:8000/v1")
     p.add_argument("--model", metavar="NAME", help="model name as the server knows it")
     p.add_argument(
@@ -78,14 +81,21 @@ def add_sampling_arguments(p: argparse.ArgumentParser) -> None:
         default="math-verify",
         help="how equal answers are interned (math-verify needs tts-dsl[live])",
     )
-    p.add_argument("--concurrency", type=int, default=32, metavar="N", help="requests in flight")
     p.add_argument(
-        "--probe-batch",
+        "--concurrency",
         type=int,
-        default=8,
+        default=concurrency,
         metavar="N",
-        help="probes of one trace sent in one request (default 8)",
+        help=f"requests in flight (default {concurrency})",
     )
+    if probe_batch:
+        p.add_argument(
+            "--probe-batch",
+            type=int,
+            default=8,
+            metavar="N",
+            help="probes of one trace sent in one request (default 8)",
+        )
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="per request")
     p.add_argument(
         "--retries",

@@ -104,7 +104,7 @@ def settings_from_args(
         probe_max_tokens=_positive("--probe-max-tokens", args.probe_max_tokens),
         marker=args.reasoning_marker,
         concurrency=_positive("--concurrency", args.concurrency),
-        probe_batch=_positive("--probe-batch", args.probe_batch),
+        probe_batch=_positive("--probe-batch", getattr(args, "probe_batch", 8)),
     )
     if "{question}" not in settings.prompt_template:
         raise CliError("--prompt-template needs a {question} placeholder", EXIT_USAGE)
@@ -240,12 +240,12 @@ class _Bar:
         self.progress.update(self.probes, completed=state.probes_done, total=total or None, rate="")
 
 
-def _rule(name: str) -> Rule:
+def rule_named(name: str) -> Rule:
     with library_errors():
         return make_rule(name)
 
 
-def _server(args: argparse.Namespace, api_key: str | None) -> ModelServer:
+def model_server(args: argparse.Namespace, api_key: str | None) -> ModelServer:
     with library_errors():
         client = ServerClient(
             args.server,
@@ -264,8 +264,9 @@ def run_collect(
     *,
     api_key: str | None,
 ) -> col.Collected:
-    rule = _rule(args.equivalence)  # before any request: a missing extra fails now, not at the end
-    server = _server(args, api_key)
+    # Before any request: a missing extra fails now, not at the end.
+    rule = rule_named(args.equivalence)
+    server = model_server(args, api_key)
     err = _err()
     bar = _Bar(err)
     try:
@@ -462,7 +463,7 @@ def _merge(args: argparse.Namespace) -> int:
         if any(m and m.get("equivalence", {}).get("rule") == "math-verify" for m in metas)
         else "exact"
     )
-    rule = _rule(name)
+    rule = rule_named(name)
     try:
         written = merge_stores(stores, metas, rule, args.out)
     except MergeError as exc:
@@ -484,12 +485,12 @@ def _build(args: argparse.Namespace) -> int:
     from ..live.build import BuildError, build_store
 
     settings, _ = settings_from_args(args, load=False)
-    rule = _rule(args.equivalence)
+    rule = rule_named(args.equivalence)
     server = None
     if args.server:
         if not args.model:
             raise CliError("--server needs --model", EXIT_USAGE)
-        server = _server(args, os.environ.get(args.api_key_env))
+        server = model_server(args, os.environ.get(args.api_key_env))
     try:
         with library_errors():
             result = build_store(

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "collect_cmd",
         "build a replay store from an OpenAI-compatible server (traces, probes, answers)",
     ),
+    "infer": ("infer_cmd", "run a program against a live model (OpenAI-compatible server)"),
     "store": ("store_cmd", "build, inspect and merge replay stores"),
     "serve-replay": ("serve_cmd", "serve a replay store as an OpenAI-compatible model"),
     "grammar": ("grammar_cmd", "print the language grammar for constrained decoders"),

@@ -10,7 +10,12 @@ One job per module:
 * `collector` drives a collection; `storefile` writes the store + metadata;
 * `build`, `merge`, `stats` are `tts-dsl store build|merge|inspect`;
 * `replay_tokens` / `replay_server` are `tts-dsl serve-replay`: a replay
-  store served as an OpenAI-compatible model, with fault injection.
+  store served as an OpenAI-compatible model, with fault injection;
+* `infer` is `tts-dsl infer` (docs/infer.md): `live_trace` samples and
+  probes a trace as a program reads it, `live_episode` is the replay
+  `Episode` over live traces, `speculate` puts a batch's reads in flight
+  together, `interning` interns answers as they arrive, `infer_journal`
+  makes it resumable, `infer_record` writes what it sampled as a store.
 
 Only `equivalence`'s math rule needs an extra (`pip install 'tts-dsl[live]'`
 for math-verify); everything else is the standard library.
