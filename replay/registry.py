@@ -27,13 +27,10 @@ from __future__ import annotations
 import dataclasses
 import errno
 import gzip
-import http.client
 import json
 import os
 import socket
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -524,6 +521,11 @@ def _fetch_one(
     ) -> tuple[FetchResult, bool]:
         return FetchResult(name, url, final, status, message, n_bytes), reached
 
+    # The network stack loads only when something is fetched (start-up of every
+    # other command: http.client and email cost ~80 ms).
+    import http.client
+    import urllib.error
+
     if final.is_file():
         try:
             load_store(final, name=name)
@@ -589,6 +591,8 @@ def _where(exc: StoreError) -> str:
 def _download(
     url: str, fh: BinaryIO, timeout: float, name: str, progress: ProgressFn | None
 ) -> int:
+    import urllib.request
+
     req = urllib.request.Request(url, headers={"User-Agent": f"tts-dsl/{__version__}"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         length = resp.headers.get("Content-Length")
