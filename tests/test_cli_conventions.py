@@ -207,9 +207,12 @@ def _readme_commands() -> list[list[str]]:
     import shlex
 
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```\n(.*?)```", text, flags=re.S)
+    # fenced blocks with their language tag: only untagged (shell) ones hold commands
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M)
     commands = []
-    for block in blocks:
+    for lang, block in blocks:
+        if lang not in ("", "sh", "bash", "console"):
+            continue
         for line in block.replace("\\\n", " ").splitlines():
             for part in line.split("&&"):
                 part = part.split(" #")[0].split(">")[0].strip()
