@@ -241,3 +241,35 @@ def test_the_fast_bootstrap_agrees_with_the_generic_one(synth: str) -> None:
         gains.append(obj.score({"s": ra["s"][r]}, rctx) - obj.score({"s": rb["s"][r]}, rctx))
     lo, hi = np.quantile(gains, [0.025, 0.975])
     assert (fast.lo, fast.hi) == (pytest.approx(lo), pytest.approx(hi))
+
+
+def test_no_cliff_below_the_cheapest_point() -> None:
+    """A budget just below a program's cheapest point buys almost its
+    accuracy (the curve runs from the floor, SC@1, in log tokens), not the
+    floor: the cliff made shaving tokens at β = 0 a gain of 15 points."""
+    floor = Floor(15_000.0, 10.0)
+    env = envelope([(59_237.0, 27.7), (180_000.0, 31.0)])
+    just_below = accuracy_at(env, 59_000.0, floor)
+    assert 27.5 < just_below < 27.7
+    assert accuracy_at(env, 59_237.0, floor) == 27.7
+    assert accuracy_at(env, 15_000.0, floor) == pytest.approx(10.0)
+    assert accuracy_at(env, 14_999.0, floor) == 0.0  # less than one trace buys nothing
+    # the inverse agrees: 20 % needs a budget between one trace and the first point
+    need = tokens_for(env, 20.0, floor)
+    assert need is not None and 15_000.0 < need < 59_237.0
+    assert accuracy_at(env, need, floor) == pytest.approx(20.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(1.0, 1e6), st.floats(0.0, 100.0), st.floats(0.0, 100.0), st.floats(1.0001, 10.0))
+def test_the_curve_is_continuous_in_the_cheapest_point(
+    x0: float, a0: float, floor_acc: float, ratio: float
+) -> None:
+    """Moving a program's cheapest point by a hair moves its accuracy at a
+    fixed budget by a hair (what a bootstrap over questions needs)."""
+    floor = Floor(x0 / ratio, floor_acc)
+    t = x0
+    here = accuracy_at(envelope([(x0, a0)]), t, floor)
+    above = accuracy_at(envelope([(x0 * (1 + 1e-9), a0)]), t, floor)
+    # the slope from the floor is (a0 - floor) per log(ratio) of budget
+    assert abs(here - above) <= abs(a0 - floor_acc) * 2e-9 / math.log(ratio) + 1e-9

@@ -3,11 +3,16 @@
 A program's result on one store is one (tokens, accuracy) point per β. At a
 budget of t tokens a user runs the best configuration that costs at most t,
 and can always run a single full trace (SC@1: its mean length and its mean
-accuracy, the store's *floor*). Between two points of the upper envelope the
-curve is interpolated linearly in log tokens, as the published figures draw
-it; beyond the most expensive point it stays flat. `accuracy_at` reads that
-curve at a budget; `tokens_for` inverts it (the budget needed to reach an
-accuracy, None when the program never reaches it).
+accuracy, the store's *floor*), which is therefore a point of every curve.
+Between two points of the upper envelope the curve is interpolated linearly
+in log tokens, as the published figures draw it — from the floor to a
+program's cheapest point too, so a budget just below that point costs a
+little accuracy, not a cliff down to the floor (a cliff that made shaving
+tokens off β = 0 look like a large gain, and made the bootstrap over
+questions flip it at random); beyond the most expensive point it stays
+flat. `accuracy_at` reads that curve at a budget; `tokens_for` inverts it
+(the budget needed to reach an accuracy, None when the program never
+reaches it).
 """
 
 from __future__ import annotations
@@ -52,8 +57,16 @@ def _lerp_log(t: float, a: Point, b: Point) -> float:
     return a[1] + w * (b[1] - a[1])
 
 
+def with_floor(env: Sequence[Point], floor: Floor | None) -> Sequence[Point]:
+    """`env` with the floor's point (SC@1) on it, when it is not dominated."""
+    if floor is None or floor.tokens <= 0:
+        return env
+    return envelope([*env, (floor.tokens, floor.accuracy)])
+
+
 def accuracy_at(env: Sequence[Point], t: float, floor: Floor | None = None) -> float:
     """Accuracy achievable with a budget of `t` tokens (`env` from `envelope`)."""
+    env = with_floor(env, floor)
     base = floor.accuracy if floor is not None and t >= floor.tokens else 0.0
     if not env or t < env[0][0]:
         return base
@@ -82,7 +95,7 @@ def _inverse(env: Sequence[Point], acc: float) -> float | None:
 
 def tokens_for(env: Sequence[Point], acc: float, floor: Floor | None = None) -> float | None:
     """The smallest budget whose achievable accuracy reaches `acc` (None: never)."""
-    got = _inverse(env, acc)
+    got = _inverse(with_floor(env, floor), acc)
     if floor is not None and acc <= floor.accuracy:
         got = floor.tokens if got is None else min(got, floor.tokens)
     return got

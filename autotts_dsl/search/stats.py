@@ -105,8 +105,12 @@ def _arrays(cells: Mapping[float, CellData], w: np.ndarray) -> tuple[np.ndarray,
 def achievable(acc: np.ndarray, tok: np.ndarray, t: np.ndarray, floor: Floor | None) -> np.ndarray:
     """`curves.accuracy_at` for many curves at once: row r of `acc`/`tok`
     (B × n) read at the budgets `t[r]` (B × m). The same function, exactly:
-    the upper envelope by rising tokens, interpolated in log tokens, flat
-    beyond its last point, never below the floor once t affords one trace."""
+    the upper envelope by rising tokens with the floor's point on it,
+    interpolated in log tokens, flat beyond its last point, never below the
+    floor once t affords one trace."""
+    if floor is not None and floor.tokens > 0:
+        acc = np.concatenate([np.full((acc.shape[0], 1), floor.accuracy), acc], axis=1)
+        tok = np.concatenate([np.full((tok.shape[0], 1), floor.tokens), tok], axis=1)
     b, n = acc.shape
     order = np.lexsort((-acc, tok), axis=1) if n > 1 else np.zeros((b, n), dtype=np.int64)
     x = np.take_along_axis(tok, order, axis=1)
