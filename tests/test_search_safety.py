@@ -59,7 +59,15 @@ round {
 
 finally { answer winner(completed) ?? winner(answers(b in alive where b.answer != none)) }
 """
-HANG_LINE = 14  # the innermost loop
+HANG_LINE = 14  # the innermost loop; its body, on the next line, is as hot
+
+
+def hot(line: int, fmt: str = ":{}:") -> tuple[str, str]:
+    """The diagnosis may name the innermost loop or the statement in it (the
+    sampler sees whichever started last; both hold most of the time)."""
+    return fmt.format(line), fmt.format(line + 1)
+
+
 BIG_FUEL = "10000000"
 
 EXTREME = """\
@@ -137,10 +145,10 @@ def test_caps_reject_limits_a_proposal_cannot_raise() -> None:
 
 @pytest.mark.parametrize(
     ("program", "where"),
-    [(HANG, f":{HANG_LINE}:"), (EXTREME, ":11:")],
+    [(HANG, hot(HANG_LINE)), (EXTREME, hot(11))],
 )
 def test_an_overrun_is_killed_diagnosed_and_never_reentered(
-    program: str, where: str, store: Path, pool: ProcessExecutor, tmp_path: Path
+    program: str, where: tuple[str, str], store: Path, pool: ProcessExecutor, tmp_path: Path
 ) -> None:
     row = store_row("search", str(store), load_store(store))
     with History(tmp_path / "h.sqlite", create=True) as h:
@@ -154,7 +162,7 @@ def test_an_overrun_is_killed_diagnosed_and_never_reentered(
         assert stats.skipped == 1  # its other cell was never started
         [fail] = h.failure_rows()
         assert fail.kind == "timeout" and "error[S001]" in fail.message
-        assert where in fail.message, fail.message
+        assert any(w in fail.message for w in where), fail.message
         assert seen == [fail.message]
         assert "round" in fail.message and "max_rounds" in fail.message
         # --resume: a failed program is never evaluated again
@@ -229,10 +237,11 @@ def test_hanging_proposals_are_sent_back_like_checker_errors(store: Path, tmp_pa
         (0, "caps", ["S002"]),
         (1, "timeout", ["S001"]),
     ]
-    assert f":{HANG_LINE}:" in got[1][3]
+    assert any(w in got[1][3] for w in hot(HANG_LINE)), got[1][3]
     convo = sent(tmp_path)
     assert "error[S002]" in convo[1] and "max_rounds" in convo[1]
-    assert "error[S001]" in convo[2] and f"line {HANG_LINE}" in convo[2]
+    assert "error[S001]" in convo[2]
+    assert any(w in convo[2] for w in hot(HANG_LINE, "line {}")), convo[2]
     assert rows(db, "SELECT status FROM rounds ORDER BY round") == [("done",), ("done",)]
     assert rows(db, "SELECT status FROM candidates WHERE round = 1") == [("new",)]
 
@@ -272,7 +281,8 @@ def test_a_candidate_that_hangs_in_the_evaluation_is_rejected_and_the_round_fini
     fails = rows(db, "SELECT beta, kind, message FROM failures WHERE program_id = ?", (pid,))
     assert [(b, k) for b, k, _ in fails] == [(1.0, "timeout")]
     why = fails[0][2]
-    assert "error[S001]" in why and f"line {SLOW_LINE}" in why and "in `init`" in why, why
+    assert "error[S001]" in why and "in `init`" in why, why
+    assert any(w in why for w in hot(SLOW_LINE, "line {}")), why
     [(kind,)] = rows(db, "SELECT kind FROM rejected WHERE round = 1")
     assert kind == "timeout"
     assert rows(db, "SELECT status FROM rounds ORDER BY round") == [("done",), ("done",)]
