@@ -17,14 +17,19 @@ settings is refused.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .journal import JournalError, pack_tokens, unpack_tokens
+from .journal import (
+    JournalError,
+    open_journal_db,
+    pack_tokens,
+    unpack_tokens,
+    write_journal_meta,
+)
 from .live_trace import Chunk, ProbeRecord
 
 SCHEMA = """
@@ -84,17 +89,7 @@ class InferJournal:
     def __init__(self, path: str | Path, settings: dict[str, Any]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            rows = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: not a usable journal ({exc})") from None
-        except OSError as exc:
-            raise JournalError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
+        self.db, rows = open_journal_db(self.path, SCHEMA, check_same_thread=False)
         if rows:
             if rows.get("version") != VERSION:
                 raise JournalError(
@@ -112,13 +107,7 @@ class InferJournal:
                     "pass the same settings or another --journal"
                 )
         else:
-            with self.db:
-                self.db.execute("BEGIN")
-                self.db.execute("INSERT INTO meta VALUES ('version', ?)", (VERSION,))
-                self.db.execute(
-                    "INSERT INTO meta VALUES ('settings', ?)",
-                    (json.dumps(settings, sort_keys=True),),
-                )
+            write_journal_meta(self.db, VERSION, settings)
 
     def close(self) -> None:
         with self._lock:

@@ -77,6 +77,35 @@ def unpack_tokens(blob: bytes) -> tuple[int, ...] | tuple[str, ...]:
     return tuple(json.loads(raw))
 
 
+def open_journal_db(
+    path: Path, schema: str, *, check_same_thread: bool = True
+) -> tuple[sqlite3.Connection, dict[str, str]]:
+    """A journal's database (WAL, synchronous writes, the schema applied) and
+    its meta rows (empty for a new journal). Raises `JournalError`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(schema)
+        rows = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path}: not a usable journal ({exc})") from None
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    return db, rows
+
+
+def write_journal_meta(db: sqlite3.Connection, version: str, settings: dict[str, Any]) -> None:
+    """A new journal's version and settings, in one transaction."""
+    with db:
+        db.execute("BEGIN")
+        db.execute("INSERT INTO meta VALUES ('version', ?)", (version,))
+        db.execute(
+            "INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings, sort_keys=True),)
+        )
+
+
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
     keys = sorted(set(old) | set(new))
     changed = [k for k in keys if old.get(k) != new.get(k)]
@@ -87,17 +116,7 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
 class Journal:
     def __init__(self, path: str | Path, settings: dict[str, Any]) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            rows = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: not a usable journal ({exc})") from None
-        except OSError as exc:
-            raise JournalError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
+        self.db, rows = open_journal_db(self.path, SCHEMA)
         if rows:
             if rows.get("version") != VERSION:
                 raise JournalError(
@@ -110,13 +129,7 @@ class Journal:
                     f"({_diff(old, settings)}); pass the same settings or another --journal"
                 )
         else:
-            with self.db:
-                self.db.execute("BEGIN")
-                self.db.execute("INSERT INTO meta VALUES ('version', ?)", (VERSION,))
-                self.db.execute(
-                    "INSERT INTO meta VALUES ('settings', ?)",
-                    (json.dumps(settings, sort_keys=True),),
-                )
+            write_journal_meta(self.db, VERSION, settings)
 
     def close(self) -> None:
         self.db.close()
