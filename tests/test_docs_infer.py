@@ -11,12 +11,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from autotts_dsl.cli.main import build_parser
+from tests.support.live import serve_replay_process
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "infer.md"
@@ -50,27 +50,10 @@ def test_page_commands_run_against_serve_replay(shared_dir: Path, tmp_path: Path
     port_file = tmp_path / "port"
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "autotts_dsl.cli.main",
-            "serve-replay",
-            str(shared_dir / "replay/autotts/Qwen3-8B/aime24.json"),
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
+    server = serve_replay_process(
+        shared_dir / "replay/autotts/Qwen3-8B/aime24.json", port_file, env=env, timeout=120
     )
     try:
-        deadline = time.monotonic() + 120
-        while not port_file.exists():
-            assert server.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
         env["SERVER"] = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
         env["MODEL"] = "replay/autotts/Qwen3-8B/aime24"
         for block in blocks("sh"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,14 @@ from autotts_dsl.live.faults import FaultPlan
 from autotts_dsl.live.journal import Journal
 from autotts_dsl.live.replay_server import ReplayServer
 from autotts_dsl.replay.store import store_from_records
-from tests.support.live import collect_from, items, settings_for, tiny_records, write_questions
+from tests.support.live import (
+    collect_from,
+    items,
+    serve_replay_process,
+    settings_for,
+    tiny_records,
+    write_questions,
+)
 
 RECORDS = tiny_records(7, n_q=3, n_b=4, interval=8)
 CLEAN = json.dumps(RECORDS, indent=2)
@@ -103,31 +109,7 @@ def _traces_in(journal: Path) -> int:
 
 
 def _serve_subprocess(store: Path, port_file: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "autotts_dsl.cli.main",
-            "serve-replay",
-            str(store),
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--token-latency",
-            "2",
-            "--model",
-            "replay/tiny",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not port_file.exists():
-        assert proc.poll() is None, "serve-replay exited"
-        assert time.monotonic() < deadline, "serve-replay did not start"
-        time.sleep(0.05)
-    return proc
+    return serve_replay_process(store, port_file, "--token-latency", "2", "--model", "replay/tiny")
 
 
 def test_server_killed_mid_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

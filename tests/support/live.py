@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +123,35 @@ def collect_from(
         make_rule(equivalence),
         tokens=tokens,
     )
+
+
+def serve_replay_process(
+    store: Path,
+    port_file: Path,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> subprocess.Popen[bytes]:
+    """`tts-dsl serve-replay STORE` as its own process on an OS-chosen port,
+    returned once it has written its port to `port_file`."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "autotts_dsl.cli.main", "serve-replay", str(store)),
+            *("--port", "0", "--port-file", str(port_file)),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=None if env is None else dict(env),
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not port_file.exists():
+            assert proc.poll() is None, "serve-replay exited"
+            assert time.monotonic() < deadline, "serve-replay did not start"
+            time.sleep(0.05)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
