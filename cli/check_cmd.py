@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
-
 from . import check_empirical
 from .console import (
+    Console,
+    Table,
+    Text,
     new_table,
     print_error,
     print_table,
@@ -27,8 +27,6 @@ from .console import (
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from ..checker import CheckReport
 
 __all__ = ["knob_table", "read_program", "stdout_console", "summary"]

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 from .errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:  # the engines load only when --empirical runs (check stays light)
-    from rich.console import Console
-
     from ..checker import CheckReport
     from ..checker.empirical import EmpiricalReport
+    from .console import Console
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -22,10 +22,8 @@ from .console import (
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
-
     from ..checker import CheckReport
+    from .console import Console, Table
 
 
 def add_parser(sub: Any) -> None:

@@ -244,12 +244,14 @@ class _Bar:
     def __init__(self, console: Any, name: str, beta: float) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+        from .console import rich_console
+
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[note]}"),
-            console=console,
+            console=rich_console(console),
             transient=True,
             disable=not console.is_terminal,
         )

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -27,7 +26,7 @@ from ..live.equivalence import EquivalenceUnavailable, Rule, make_rule
 from ..live.journal import JournalError
 from ..live.model_api import ModelServer, Sampling
 from ..live.questions import QuestionItem, QuestionsError, load_questions
-from .console import stderr_console, stdout_console
+from .console import Console, rich_console, stderr_console, stdout_console
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 
@@ -221,7 +220,7 @@ class _Bar:
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
-            console=console,
+            console=rich_console(console),
             transient=False,
             disable=not console.is_terminal,
         )

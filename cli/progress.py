@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from .console import rich_console
+
+if TYPE_CHECKING:
+    from .console import Console
 
 
 def _clock(seconds: float) -> str:
@@ -124,6 +127,6 @@ class ProgressReporter:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             TextColumn("{task.fields[note]}", markup=False, style="dim"),
-            console=self.console,
+            console=rich_console(self.console),
             transient=self._transient,
         )

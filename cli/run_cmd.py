@@ -26,10 +26,9 @@ from .console import dim, new_table, print_table, stderr_console, stdout_console
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ..checker import CheckReport
     from ..interpreter import ProgramRunner
+    from .console import Console
 
 TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS (a test checks)
 

@@ -31,7 +31,7 @@ from .common import (
     parse_seeds,
     stderr_console,
 )
-from .console import dim, styled
+from .console import dim, rich_console, styled
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 PICK_FILE = "final_pick.tts"
@@ -308,7 +308,7 @@ def _search(
 ) -> int:
     console = render.stdout_console()
     err = stderr_console()
-    reporter = render.Reporter(console, err, quiet=bool(args.json))
+    reporter = render.Reporter(console, rich_console(err), quiet=bool(args.json))
     llm = _setup(session.make_llm, config, history, lambda m: err.print(styled(m, "yellow")))
     search = Search(
         out,
@@ -379,7 +379,7 @@ def _dry_run(args: argparse.Namespace) -> int:
                     scratch,
                     history,
                     config,
-                    reporter=render.Reporter(err, err, False),
+                    reporter=render.Reporter(rich_console(err), rich_console(err), False),
                     jobs=args.jobs or 1,
                     backend=args.backend,
                 )

@@ -29,6 +29,7 @@ from .console import (
     new_table,
     print_error,
     print_table,
+    rich_console,
     stderr_console,
     stdout_console,
     styled,
@@ -391,7 +392,7 @@ def _fetch(args: argparse.Namespace) -> int:
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        console=err,
+        console=rich_console(err),
         transient=True,
         disable=not err.is_terminal,
     )

@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-
 from .common import (
     add_backend_argument,
     add_executor_arguments,
@@ -33,6 +31,7 @@ from .common import (
     print_diagnostics,
 )
 from .console import (
+    Text,
     dim,
     new_table,
     print_error,
@@ -45,14 +44,13 @@ from .console import (
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ..executor import Executor
     from ..interpreter import ProgramRunner
     from ..sweeps.cache import CellMetrics, ResultCache
     from ..sweeps.grid import Cell, ProgramSpec, StoreSpec
     from ..sweeps.plot import Metric, ProgramHeadline, StoreHeadline
     from ..sweeps.runner import SweepStats
+    from .console import Console
 
 FIGURES: tuple[tuple[str, str, str], ...] = (
     ("grid", "avg_tokens", "accuracy_tokens"),
