@@ -20,6 +20,12 @@ from autotts_dsl import __version__
 
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
+# One BLAS thread unless the user says otherwise: nothing here does linear
+# algebra big enough to share, and OpenBLAS starting a thread per core at
+# numpy's import costs ~0.1 CPU-s per process (more than evaluating CMC on a
+# store) and oversubscribes the cores the worker pool already uses.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run_cmd", "evaluate a program at one beta on one or more replay stores"),
     "stores": ("stores_cmd", "list, inspect, add and fetch replay stores"),

@@ -52,7 +52,7 @@ def store_data(store: ReplayStore) -> StoreData:
         return np.ascontiguousarray(x, dtype=np.int64)
 
     data = StoreData(
-        probes=i64(a.probes),
+        probes=np.ascontiguousarray(a.probes, dtype=np.int32),
         n_probes=i64(a.n_probes),
         tokens=i64(a.tokens),
         finals=i64(a.finals),

@@ -2,7 +2,7 @@
 #ifndef TTS_VM_OPCODES_H
 #define TTS_VM_OPCODES_H
 
-#define OPCODES_DIGEST "73602404d87b6877"
+#define OPCODES_DIGEST "f1145dc6383c2452"
 
 #define OP_MOV_I 0
 #define OP_MOV_F 1

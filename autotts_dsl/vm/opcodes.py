@@ -191,6 +191,10 @@ HEADER_FIELDS = (
 )
 
 
+ABI = 2
+"""run_cell's calling convention (buffer types): 2 = probes as int32."""
+
+
 def digest() -> str:
     """A fingerprint of the instruction set: the extension carries the one it was
     built from, so a stale build is noticed instead of misread."""
@@ -199,6 +203,7 @@ def digest() -> str:
     text = "\n".join(f"{op.name}:{op.operands}" for op in OPS)
     text += "|" + ",".join(SPECIAL_REGS) + "|" + ",".join(SPECIAL_ROWS)
     text += "|" + ",".join(SET_KINDS) + "|" + ",".join(HEADER_FIELDS)
+    text += f"|abi {ABI}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

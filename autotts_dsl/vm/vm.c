@@ -30,7 +30,7 @@ enum { EP_DONE = 0, EP_RERUN = 1 };
 
 typedef struct {
     /* the store (padded arrays, row-major) */
-    const int64_t *probes; /* [Q, B, L] */
+    const int32_t *probes; /* [Q, B, L]: int32 halves what a question keeps in cache */
     const int64_t *n_probes, *tokens, *finals; /* [Q, B] */
     int64_t width, depth; /* B, L */
     const double *beta_table; /* [bt_n, bt_n] */
@@ -355,7 +355,7 @@ static int episode(VM *vm, int64_t qi, const int64_t *order, int64_t nb, int64_t
     const int64_t *np_row = vm->n_probes + qi * vm->width;
     const int64_t *tk_row = vm->tokens + qi * vm->width;
     const int64_t *fn_row = vm->finals + qi * vm->width;
-    const int64_t *pr_q = vm->probes + qi * vm->width * vm->depth;
+    const int32_t *pr_q = vm->probes + qi * vm->width * vm->depth;
     const int64_t n_ifields = h[H_N_IFIELDS], n_ffields = h[H_N_FFIELDS];
     const int64_t *ifields = h + N_HEADER + h[H_N_WINDOWS];
     const int64_t *ffields = ifields + 2 * n_ifields;
@@ -1069,7 +1069,7 @@ static PyObject *run_cell(PyObject *self, PyObject *args) {
     if (get_buf(o[CODE], &b[CODE], 0, n_code * 4, "code") < 0 ||
         get_buf(o[HDR], &b[HDR], 0, N_HEADER * 8, "header") < 0 ||
         get_buf(o[CI], &b[CI], 0, 0, "CI") < 0 || get_buf(o[CF], &b[CF], 0, 0, "CF") < 0 ||
-        get_buf(o[PR], &b[PR], 0, n_q * width * depth * 8, "probes") < 0 ||
+        get_buf(o[PR], &b[PR], 0, n_q * width * depth * 4, "probes") < 0 ||
         get_buf(o[NP], &b[NP], 0, n_q * width * 8, "n_probes") < 0 ||
         get_buf(o[TK], &b[TK], 0, n_q * width * 8, "tokens") < 0 ||
         get_buf(o[FN], &b[FN], 0, n_q * width * 8, "finals") < 0 ||
@@ -1101,11 +1101,14 @@ static PyObject *run_cell(PyObject *self, PyObject *args) {
         const int64_t *nbs = b[NB].b.buf, *ivs = b[IV].b.buf;
         int64_t *out = b[OUT].b.buf;
         Py_BEGIN_ALLOW_THREADS;
-        for (int64_t e = 0; e < n_ep; e++) {
-            int64_t si = e / n_q, q = e % n_q;
-            const int64_t *order = orders + (si * n_order_sets + rows[q]) * order_width;
-            int64_t *row = out + e * 6;
-            row[0] = episode(&vm, q, order, nbs[q], ivs[q], row + 1);
+        /* Question by question: a question's probes stay in cache for all its
+         * seeds (episodes are independent; `out` keeps the seed-major order). */
+        for (int64_t q = 0; q < n_q; q++) {
+            for (int64_t si = 0; si < n_seeds; si++) {
+                const int64_t *order = orders + (si * n_order_sets + rows[q]) * order_width;
+                int64_t *row = out + (si * n_q + q) * 6;
+                row[0] = episode(&vm, q, order, nbs[q], ivs[q], row + 1);
+            }
         }
         Py_END_ALLOW_THREADS;
     }
@@ -1146,7 +1149,9 @@ static PyObject *run_snippet(PyObject *self, PyObject *args) {
         goto done;
     static const int64_t none[1] = {0}, order[1] = {0};
     vm.code = b[CODE].b.buf;
-    vm.probes = vm.n_probes = vm.tokens = vm.finals = none;
+    static const int32_t no_probes[1] = {0};
+    vm.probes = no_probes;
+    vm.n_probes = vm.tokens = vm.finals = none;
     vm.width = 1;
     vm.depth = 1;
     vm.beta_table = b[BT].b.buf;
