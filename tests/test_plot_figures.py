@@ -214,6 +214,61 @@ def test_beta_labels_collide_with_nothing(build: Any) -> None:
     assert "β=0" in texts and "β=1" in texts
 
 
+def _layout_rows(n_models: int, n_datasets: int, name: str) -> list[dict[str, Any]]:
+    rows = []
+    for k, (m, d) in enumerate(
+        itertools.product([f"{name}-{i}" for i in range(n_models)], ["aime24", "aime25", "hmmt25"])
+    ):
+        if d == "hmmt25" and n_datasets < 3:
+            continue
+        for b in (0, 0.5, 1):
+            rows.append(row("cmc", b, 10 + 3 * k + 80 * b, 40_000 * (1 + 20 * b), store=(m, d)))
+        rows.append(row("sc", 1.0, 95, 1_300_000, store=(m, d), role="reference",
+                        params="samples=64"))  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("n_models", "n_datasets", "name"),
+    [(1, 2, "Qwen3-8B"), (2, 2, "Qwen3-1.7B"), (4, 3, "Qwen3-0.6B"), (3, 3, "a-much-longer-name")],
+)
+def test_the_grid_layout_keeps_every_text_on_the_canvas_and_clear_of_the_panels(
+    n_models: int, n_datasets: int, name: str
+) -> None:
+    """The grid's margins are computed, not measured: every title, tick
+    label, axis label and legend entry must still land on the canvas, and
+    none may run into another panel or its text."""
+    fig = results_figure(_layout_rows(n_models, n_datasets, name))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.bbox
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    owned: list[tuple[Any, Any]] = []  # (panel or None, text box)
+    for ax in panels:
+        texts = [ax.title, ax.xaxis.label, ax.yaxis.label]
+        for axis in (ax.xaxis, ax.yaxis):  # the labels drawn: ticks inside the view
+            lo, hi = sorted(axis.get_view_interval())
+            locs = axis.get_majorticklocs()
+            ticks = axis.get_major_ticks(len(locs))
+            texts += [t.label1 for t in ticks if lo <= t.get_loc() <= hi]
+        for t in texts:
+            if t.get_visible() and t.get_text():
+                owned.append((ax, t.get_window_extent(renderer)))
+    for t in [fig._suptitle, *fig.legends[0].get_texts()]:
+        owned.append((None, t.get_window_extent(renderer)))
+    for _, box in owned:
+        assert canvas.x0 <= box.x0 and box.x1 <= canvas.x1 and canvas.y0 <= box.y0
+        assert box.y1 <= canvas.y1
+    for (ax1, b1), (ax2, b2) in itertools.combinations(owned, 2):
+        if ax1 is not ax2:
+            assert not _overlap(b1, b2), (b1, b2)
+    for ax in panels:
+        frame = ax.get_window_extent(renderer)
+        for owner, box in owned:
+            if owner is not ax:
+                assert not _overlap(frame, box), (frame, box)
+
+
 def test_the_compact_figure_fits_a_paper_column() -> None:
     fig = mean_figure(grid_rows(baselines=True), baselines=True)
     width, height = fig.get_size_inches()

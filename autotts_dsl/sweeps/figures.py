@@ -341,6 +341,39 @@ def literal_text() -> Any:
     return matplotlib.rc_context({"text.parse_math": False})
 
 
+def grid_margins(
+    fig: Any, nrows: int, ncols: int, *, legend_rows: int, xlabel_rows: Sequence[int]
+) -> None:
+    """Place an nrows x ncols grid of panels with margins worked out from the
+    font sizes: y tick labels and label on the left, suptitle and panel
+    titles on top, x tick labels (and the x label where a row has one) below
+    each row, `legend_rows` of legend at the bottom. Constrained layout found
+    the same margins by measuring every tick of every panel: 60 % of the
+    time of drawing a 12-panel figure, for panels that all look alike."""
+    pt = 1 / 72
+    width, height = fig.get_size_inches()
+    tick = (3.5 + 3.5 + 1.25 * TICK_SIZE) * pt  # tick length, pad, label
+    xlabel = (4 + 1.25 * LABEL_SIZE) * pt
+    title = (6 + 1.25 * TITLE_SIZE) * pt
+    left = tick + 0.25 + xlabel  # y tick labels up to "100", then the y label
+    right = 0.12
+    top = 0.12 + 1.3 * 11 * pt + title  # suptitle (11 pt), then the first panel title
+    legend = 0.08 + legend_rows * 1.6 * LABEL_SIZE * pt
+    bottom = legend + tick + (xlabel if nrows - 1 in xlabel_rows else 0)
+    gap_x = 0.14
+    gap_y = tick + title + (xlabel if any(r < nrows - 1 for r in xlabel_rows) else 0)
+    panel_w = (width - left - right - gap_x * (ncols - 1)) / ncols
+    panel_h = (height - top - bottom - gap_y * (nrows - 1)) / nrows
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        wspace=gap_x / panel_w,
+        hspace=gap_y / panel_h,
+    )
+
+
 def freeze_layout(fig: Any) -> None:
     """Run the layout engine once and keep its result, so that labels placed
     afterwards stay where `place_labels` measured them."""

@@ -41,6 +41,7 @@ from .figures import (
     figure_bytes,
     figure_format,
     freeze_layout,
+    grid_margins,
     has_fingerprint,
     kilo,
     literal_text,
@@ -350,7 +351,7 @@ def _results_figure(
         nrows = math.ceil(len(stores) / ncols)
         grid = [(i // ncols, i % ncols) for i in range(len(stores))]
     width = max(4.3 * ncols, 7.5)
-    fig = Figure(figsize=(width, 3.4 * nrows + 1.0), layout="constrained", dpi=dpi)
+    fig = Figure(figsize=(width, 3.4 * nrows + 1.0), dpi=dpi)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey="row")
     used = set(grid)
     for r in range(nrows):
@@ -361,6 +362,7 @@ def _results_figure(
     curves = _Curves(rows, metric, baselines)
     handles: dict[str, Any] = {}
     marks = _Marks()
+    xlabel_rows: set[int] = set()
     for store, (gr, gc) in zip(stores, grid, strict=True):
         ax = axes[gr][gc]
         _draw(
@@ -379,15 +381,31 @@ def _results_figure(
         ax.set_title(name, fontsize=TITLE_SIZE)
         if gr == nrows - 1 or (gr + 1, gc) not in used:
             ax.set_xlabel(METRIC_LABELS[metric], fontsize=LABEL_SIZE - 0.5)
+            xlabel_rows.add(gr)
     ordered = _legend_handles(handles, marks)
+    ncol = min(len(ordered), max(2, int(width / 1.7)))
     fig.legend(
         handles=ordered,
-        loc="outside lower center",
-        ncol=min(len(ordered), max(2, int(width / 1.7))),
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.04 / fig.get_size_inches()[1]),
+        ncol=ncol,
         fontsize=LABEL_SIZE,
         frameon=False,
+        borderaxespad=0,
     )
-    fig.suptitle(title or _title(rows, metric, curves, " (filled: Pareto frontier)"), fontsize=11)
+    fig.suptitle(
+        title or _title(rows, metric, curves, " (filled: Pareto frontier)"),
+        fontsize=11,
+        y=1 - 0.1 / fig.get_size_inches()[1],
+        va="top",
+    )
+    grid_margins(
+        fig,
+        nrows,
+        ncols,
+        legend_rows=math.ceil(len(ordered) / max(1, ncol)),
+        xlabel_rows=sorted(xlabel_rows),
+    )
     marks.place(fig)
     return fig
 
