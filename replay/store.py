@@ -174,6 +174,20 @@ def load_store(path: str | Path, *, name: str | None = None) -> ReplayStore:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise StoreError(p, f"corrupt gzip data ({exc})") from None
+    from . import store_cache
+
+    digest = hashlib.sha256(raw).hexdigest()
+    store_name = name if name is not None else _default_name(p)
+    cached = store_cache.get(digest)
+    if cached is not None:
+        questions, vocab = cached
+        return ReplayStore(
+            name=store_name,
+            questions=questions,
+            vocab=vocab,
+            content_hash=digest[:16],
+            source=str(p),
+        )
     try:
         data = json.loads(raw)
     except UnicodeDecodeError:
@@ -183,13 +197,9 @@ def load_store(path: str | Path, *, name: str | None = None) -> ReplayStore:
         raise StoreError(
             p, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
         ) from None
-    store_name = name if name is not None else _default_name(p)
-    return store_from_records(
-        data,
-        name=store_name,
-        source=str(p),
-        content_hash=hashlib.sha256(raw).hexdigest()[:16],
-    )
+    store = store_from_records(data, name=store_name, source=str(p), content_hash=digest[:16])
+    store_cache.put(digest, store.questions, store.vocab)
+    return store
 
 
 def _default_name(p: Path) -> str:

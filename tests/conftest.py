@@ -8,8 +8,11 @@ are skipped on a developer machine and fail loudly under CI (`CI=true`).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +27,12 @@ if str(REPO_ROOT) not in sys.path:
 from autotts_dsl.replay.store import ReplayStore, load_store  # noqa: E402
 from tests.support.seed_cmc import load_seed_cmc  # noqa: E402
 from tests.support.shared import SHARED_ENV, locate_shared  # noqa: E402
+
+# The suite keeps parsed stores in a cache of its own, never the user's (and
+# fresh per run, so a test never sees another run's entries).
+_CACHE = tempfile.mkdtemp(prefix="tts-dsl-test-cache-")
+os.environ["TTS_DSL_CACHE"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 PUBLISHED_CSV = "reference/aime24_published.csv"
 DISCOVERY_CSV = "reference/discovery_aime24.csv"

@@ -374,3 +374,88 @@ def test_store_is_immutable() -> None:
         store.name = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         store.questions[0].interval = 1  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------
+# The parsed-store cache
+
+
+def _write(path: Path, records: list[Record]) -> Path:
+    path.write_text(json.dumps(records), encoding="utf-8")
+    return path
+
+
+def _entries(root: Path) -> list[Path]:
+    return sorted((root / "stores").glob("*.pickle")) if (root / "stores").is_dir() else []
+
+
+def test_a_cached_store_equals_the_parsed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TTS_DSL_CACHE", str(root))
+    path = _write(tmp_path / "s.json", [record(), record(gold="3", text="q2")])
+    monkeypatch.setenv("TTS_DSL_CACHE", "off")
+    uncached = load_store(path)
+    monkeypatch.setenv("TTS_DSL_CACHE", str(root))
+    assert _entries(root) == []
+    first = load_store(path)
+    assert first.questions == uncached.questions and first.vocab == uncached.vocab
+    assert len(_entries(root)) == 1
+
+    def no_parsing(*_: Any, **__: Any) -> None:
+        raise AssertionError("parsed again: the cache was not used")
+
+    monkeypatch.setattr("autotts_dsl.replay.store.store_from_records", no_parsing)
+    second = load_store(path, name="other")
+    assert second.questions == first.questions and second.vocab == first.vocab
+    assert second.content_hash == first.content_hash and second.name == "other"
+    assert second.answer_id("7") == first.answer_id("7")
+
+
+def test_an_edited_store_is_a_new_entry_never_a_stale_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TTS_DSL_CACHE", str(root))
+    path = _write(tmp_path / "s.json", [record()])
+    before = load_store(path)
+    _write(path, [record(gold="3")])
+    after = load_store(path)
+    assert after.questions[0].gold != before.questions[0].gold
+    assert after.content_hash != before.content_hash
+    assert len(_entries(root)) == 2
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not a pickle", b"\x80\x05K\x01."])
+def test_a_corrupt_cache_entry_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, garbage: bytes
+) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TTS_DSL_CACHE", str(root))
+    path = _write(tmp_path / "s.json", [record()])
+    expected = load_store(path)
+    (entry,) = _entries(root)
+    entry.write_bytes(garbage)
+    assert load_store(path).questions == expected.questions
+    assert entry.read_bytes() != garbage  # re-written from the file
+
+
+def test_an_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory would be")
+    monkeypatch.setenv("TTS_DSL_CACHE", str(blocker / "cache"))
+    path = _write(tmp_path / "s.json", [record()])
+    assert load_store(path).questions[0].gold == load_store(path).questions[0].gold
+
+
+def test_invalid_stores_are_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TTS_DSL_CACHE", str(root))
+    bad = record()
+    del bad["gold_answer"]
+    path = _write(tmp_path / "s.json", [bad])
+    for _ in range(2):
+        with pytest.raises(StoreError, match="gold_answer"):
+            load_store(path)
+    assert _entries(root) == []
