@@ -48,16 +48,9 @@ if TYPE_CHECKING:
     from ..interpreter import ProgramRunner
     from ..sweeps.cache import CellMetrics, ResultCache
     from ..sweeps.grid import Cell, ProgramSpec, StoreSpec
-    from ..sweeps.plot import Metric, ProgramHeadline, StoreHeadline
+    from ..sweeps.plot import ProgramHeadline, StoreHeadline
     from ..sweeps.runner import SweepStats
     from .console import Console
-
-FIGURES: tuple[tuple[str, str, str], ...] = (
-    ("grid", "avg_tokens", "accuracy_tokens"),
-    ("grid", "avg_seq_tokens", "accuracy_seq_tokens"),
-    ("mean", "avg_tokens", "accuracy_tokens_mean"),
-)
-"""(kind, metric, file stem) of the figures a sweep draws."""
 
 PROVENANCE_FILE = "provenance.json"
 TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS
@@ -479,7 +472,13 @@ def _run_cells(
         )
         files += write_matrix(out_dir, cells, metrics)
         if not args.no_plot and rows:
-            files += _plots(rows, out_dir, baselines=args.baselines, formats=formats)
+            files += _plots(
+                rows,
+                out_dir,
+                baselines=args.baselines,
+                formats=formats,
+                jobs=args.jobs or _cores(),
+            )
         atomic_write_text(out_dir / PROVENANCE_FILE, json.dumps(prov, indent=2) + "\n")
         files.append(out_dir / PROVENANCE_FILE)
     except OSError as exc:
@@ -551,19 +550,13 @@ def _write_traces(
 
 
 def _plots(
-    rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool, formats: Sequence[str]
+    rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool, formats: Sequence[str], jobs: int
 ) -> list[Path]:
     try:
-        from ..sweeps.plot import plot_mean, plot_results
+        from ..sweeps.plot import draw_sweep_figures
     except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
         raise CliError(f"plotting needs matplotlib ({exc}); use --no-plot", EXIT_USAGE) from None
-    written = []
-    for fmt in formats:
-        for kind, metric, stem in FIGURES:
-            draw = plot_results if kind == "grid" else plot_mean
-            m: Metric = "avg_seq_tokens" if metric == "avg_seq_tokens" else "avg_tokens"
-            written.append(draw(rows, out_dir / f"{stem}.{fmt}", metric=m, baselines=baselines))
-    return written
+    return draw_sweep_figures(rows, out_dir, baselines=baselines, formats=formats, jobs=jobs)
 
 
 # ---------------------------------------------------------------------------

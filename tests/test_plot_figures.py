@@ -315,3 +315,15 @@ def test_dollar_signs_in_names_are_not_mathtext(tmp_path: Path) -> None:
     assert {"$x^2$", "a$b"} <= {t.get_text() for t in texts}
     assert not any(t.get_parse_math() for t in texts)
     assert plot_results(rows, tmp_path / "d.svg").read_bytes().startswith(b"<?xml")
+
+
+def test_a_sweeps_figures_drawn_side_by_side_equal_those_drawn_in_turn(tmp_path: Path) -> None:
+    from autotts_dsl.sweeps.plot import SWEEP_FIGURES, draw_sweep_figures
+
+    rows = grid_rows(baselines=True)
+    one = draw_sweep_figures(rows, tmp_path / "one", baselines=True, formats=("png", "svg"))
+    two = draw_sweep_figures(rows, tmp_path / "two", baselines=True, formats=("png", "svg"), jobs=2)
+    assert [p.name for p in one] == [p.name for p in two]
+    assert len(one) == 2 * len(SWEEP_FIGURES)
+    for a, b in zip(one, two, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -521,3 +522,47 @@ def _mean_figure(
     fig.suptitle(title or f"{_title(rows, metric, curves, '')}\n{where}", fontsize=7.5)
     marks.place(fig)
     return fig
+
+
+# ---------------------------------------------------------------------------
+# A sweep's figures
+
+
+SWEEP_FIGURES: tuple[tuple[str, Metric, str], ...] = (
+    ("grid", "avg_tokens", "accuracy_tokens"),
+    ("grid", "avg_seq_tokens", "accuracy_seq_tokens"),
+    ("mean", "avg_tokens", "accuracy_tokens_mean"),
+)
+"""(kind, metric, file stem) of the figures a sweep draws, costliest first."""
+
+
+def _draw_one(job: tuple[Sequence[Row], str, Metric, Path, bool]) -> Path:
+    rows, kind, metric, path, baselines = job
+    draw = plot_results if kind == "grid" else plot_mean
+    return draw(rows, path, metric=metric, baselines=baselines)
+
+
+def draw_sweep_figures(
+    rows: Sequence[Row],
+    out_dir: Path,
+    *,
+    baselines: bool,
+    formats: Sequence[str] = ("png",),
+    jobs: int = 1,
+) -> list[Path]:
+    """Every figure of a sweep in every format, into `out_dir`; the paths
+    written, in `SWEEP_FIGURES` order. With `jobs` > 1 on Linux, figures are
+    drawn side by side in forked processes (matplotlib is imported once,
+    before the fork): the grids take seconds each."""
+    work = [
+        (rows, kind, metric, out_dir / f"{stem}.{fmt}", baselines)
+        for fmt in formats
+        for kind, metric, stem in SWEEP_FIGURES
+    ]
+    n = min(jobs, len(work))
+    if n <= 1 or not sys.platform.startswith("linux"):
+        return [_draw_one(job) for job in work]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(n) as pool:
+        return pool.map(_draw_one, work, chunksize=1)
