@@ -7,6 +7,7 @@ computes and writes is decided here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -124,13 +125,49 @@ _SC64: dict[tuple[str, tuple[int, ...]], int] = {}
 
 
 def sc64_tokens(store: ReplayStore, seeds: Sequence[int], backend: str | None = None) -> int:
-    """SC@64's average tokens on `store` (the relative-token column); it does
-    not depend on the program, so it is computed once per store and seeds."""
+    """SC@64's average tokens on `store` (the relative-token column). It does
+    not depend on the program, so it is computed once per store contents and
+    seeds, and kept between processes next to the parsed stores."""
     key = (store.content_hash, tuple(seeds))
     if key not in _SC64:
-        ev = _sc_program().evaluate(store, 1.0, {"samples": 64}, tuple(seeds), backend=backend)
-        _SC64[key] = ev.avg_tokens
+        cached = _sc64_file(key)
+        got = _read_int(cached) if cached is not None else None
+        if got is None:
+            ev = _sc_program().evaluate(store, 1.0, {"samples": 64}, key[1], backend=backend)
+            got = ev.avg_tokens
+            if cached is not None:
+                _write_int(cached, got)
+        _SC64[key] = got
     return _SC64[key]
+
+
+def _sc64_file(key: tuple[str, tuple[int, ...]]) -> Path | None:
+    """Where the SC@64 figure for (store contents, seeds) is kept: the key
+    also names the tool version and the SC program's text, so a change to
+    either is a new entry."""
+    import hashlib
+
+    from . import __version__
+    from .replay.store_cache import cache_root
+
+    root = cache_root()
+    if root is None:
+        return None
+    sc = _sc_program()
+    text = f"{__version__}|{hashlib.sha256(sc.source.encode()).hexdigest()}|{key[0]}|{key[1]}"
+    return root / "sc64" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.txt"
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _write_int(path: Path, value: int) -> None:
+    with contextlib.suppress(OSError):  # a read-only cache: computed again next time
+        atomic_write_text(path, str(value))
 
 
 # ---------------------------------------------------------------------------

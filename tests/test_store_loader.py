@@ -459,3 +459,35 @@ def test_invalid_stores_are_never_cached(tmp_path: Path, monkeypatch: pytest.Mon
         with pytest.raises(StoreError, match="gold_answer"):
             load_store(path)
     assert _entries(root) == []
+
+
+def test_the_sc64_column_is_kept_per_store_contents_and_seeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autotts_dsl import runs
+
+    root = tmp_path / "cache"
+    monkeypatch.setenv("TTS_DSL_CACHE", str(root))
+    monkeypatch.setattr(runs, "_SC64", {})
+    path = _write(tmp_path / "s.json", [record(), record(gold="3", text="q2")])
+    store = load_store(path)
+    first = runs.sc64_tokens(store, (0, 1, 2))
+    assert len(list((root / "sc64").glob("*.txt"))) == 1
+    monkeypatch.setattr(runs, "_SC64", {})
+
+    def no_evaluation(*_: Any, **__: Any) -> None:
+        raise AssertionError("evaluated again: the kept figure was not used")
+
+    monkeypatch.setattr(runs._sc_program(), "evaluate", no_evaluation)
+    assert runs.sc64_tokens(store, (0, 1, 2)) == first
+    monkeypatch.undo()
+    monkeypatch.setenv("TTS_DSL_CACHE", str(root))
+    monkeypatch.setattr(runs, "_SC64", {})
+    runs.sc64_tokens(store, (0, 1))  # other seeds: another entry
+    assert len(list((root / "sc64").glob("*.txt"))) == 2
+    entry = runs._sc64_file((store.content_hash, (0, 1, 2)))
+    assert entry is not None and entry.read_text().strip() == str(first)
+    entry.write_text("garbage")  # a corrupt entry is computed again
+    monkeypatch.setattr(runs, "_SC64", {})
+    assert runs.sc64_tokens(store, (0, 1, 2)) == first
+    assert entry.read_text().strip() == str(first)
