@@ -153,8 +153,13 @@ def _sc64_file(key: tuple[str, tuple[int, ...]]) -> Path | None:
     root = cache_root()
     if root is None:
         return None
-    sc = _sc_program()
-    text = f"{__version__}|{hashlib.sha256(sc.source.encode()).hexdigest()}|{key[0]}|{key[1]}"
+    from .programs import STDLIB_DIR
+
+    try:  # the program's text, not its parse: a kept figure costs no parsing
+        sc = hashlib.sha256((STDLIB_DIR / "sc.tts").read_bytes()).hexdigest()
+    except OSError:
+        return None
+    text = f"{__version__}|{sc}|{key[0]}|{key[1]}"
     return root / "sc64" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.txt"
 
 
