@@ -1,0 +1,49 @@
+"""Where work runs: the engines (`backend=`) and the executors (`executor=`).
+
+Light: neither the engines nor Ray load until used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from ..engines import BACKEND_ENV, BACKENDS, BackendError
+from ..executor import EXECUTORS, Executor, ExecutorError
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_ENV",
+    "EXECUTORS",
+    "BackendError",
+    "Executor",
+    "ExecutorError",
+    "cpu_count",
+    "open_executor",
+]
+
+
+def cpu_count() -> int:
+    """The cores this process may use (the default number of workers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def open_executor(
+    kind: str = "local",
+    jobs: int | None = None,
+    *,
+    address: str | None = None,
+    initializer: Callable[[], None] | None = None,
+) -> Executor:
+    """An executor to pass as `executor=` to `sweep`, `evaluate` or `search`:
+    `"local"` (worker processes here, `jobs` of them, default all cores) or
+    `"ray"` (tasks on a Ray cluster at `address`, `"auto"` or HOST:PORT; with
+    no address, a Ray instance started here with `jobs` CPUs). Close it with
+    `.close()`. Raises `ExecutorError` (one
+    line: Ray not installed, cluster unreachable, ...)."""
+    from ..executor import open_executor as _open
+
+    return _open(kind, jobs or cpu_count(), address=address, initializer=initializer)
