@@ -110,9 +110,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..api.programs import check
     from ..live import infer as inf
     from ..live.questions import load_questions
-    from ..runs import check_before_run
     from ..runtime import EpisodeFault
     from . import live_support as ls
     from .common import (
@@ -129,14 +129,14 @@ def run(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     if not args.server or not args.model:
         raise CliError("infer needs --server URL and --model NAME", EXIT_USAGE)
-    runner = load_program_or_exit(args.program)
-    compile_or_exit(runner, beta, params)
+    prog = load_program_or_exit(args.program)
+    compile_or_exit(prog, beta, params)
     if not args.no_check:
-        report = check_before_run(runner, beta, params)
+        report = check(prog, beta=beta, params=params)
         if report.errors:
             write_plain(stderr_console(), report.render() + "\n")
             raise CliError(
-                f"{runner.path}: check found {len(report.errors)} error(s); nothing was run "
+                f"{prog.path}: check found {len(report.errors)} error(s); nothing was run "
                 "(--no-check runs it anyway)"
             )
     collect_like, _ = ls.settings_from_args(args, load=False)
@@ -160,12 +160,11 @@ def run(args: argparse.Namespace) -> int:
     )
     rule = ls.rule_named(args.equivalence)
     server = ls.model_server(args, os.environ.get(args.api_key_env))
-    program = runner.compile(beta, params, tracing=True)
-    from ..ast import program_hash
+    program = prog.runner.compile(beta, params, tracing=True)
 
     journal_path = args.journal or inf.journal_path_for(args.out)
     err = stderr_console()
-    bar = _Bar(err, runner.program.name, beta)
+    bar = _Bar(err, prog.name, beta)
     try:
         with bar.progress, ls.library_errors():
             inference, result = inf.infer_questions(
@@ -176,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 rule,
                 seeds=seeds,
                 journal_path=journal_path,
-                program_id=program_hash(runner.program),
+                program_id=prog.program_hash,
                 tokens=args.tokens,
                 progress=bar,
             )
@@ -203,8 +202,8 @@ def run(args: argparse.Namespace) -> int:
         inference.journal.close()
     summary = result.summary()
     doc = {
-        "program": runner.path,
-        "controller": runner.program.name,
+        "program": prog.path,
+        "controller": prog.name,
         "beta": beta,
         "model": args.model,
         "summary": summary,

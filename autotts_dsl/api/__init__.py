@@ -53,8 +53,10 @@ EXPORTS: dict[str, str] = {
     "config_file": "replay_stores",
     "cpu_count": "execution",
     "data_dir": "replay_stores",
+    "DEFAULT_SEEDS": "evaluation",
     "describe_store": "replay_stores",
     "Diagnostic": "programs",
+    "EmpiricalReport": "evaluation",
     "EPISODE_COLUMNS": "evaluation",
     "EpisodeFault": "evaluation",
     "episodes": "evaluation",
@@ -82,6 +84,7 @@ EXPORTS: dict[str, str] = {
     "open_store": "replay_stores",
     "open_stores": "replay_stores",
     "ParamError": "sweeping",
+    "parse_betas": "evaluation",
     "parse_formats": "figures",
     "plan_sweep": "sweeping",
     "plot": "figures",
@@ -126,6 +129,7 @@ EXPORTS: dict[str, str] = {
     "SweepResult": "sweeping",
     "SweepStats": "sweeping",
     "TRACE_LEVELS": "evaluation",
+    "TRACES_DIR": "sweeping",
     "trajectory": "figures",
     "TrajectoryError": "figures",
     "TrajectoryPoint": "figures",
@@ -143,8 +147,10 @@ if TYPE_CHECKING:
     from .authoring import grammar as grammar
     from .authoring import new_program as new_program
     from .evaluation import COLUMNS as COLUMNS
+    from .evaluation import DEFAULT_SEEDS as DEFAULT_SEEDS
     from .evaluation import EPISODE_COLUMNS as EPISODE_COLUMNS
     from .evaluation import TRACE_LEVELS as TRACE_LEVELS
+    from .evaluation import EmpiricalReport as EmpiricalReport
     from .evaluation import EpisodeFault as EpisodeFault
     from .evaluation import GridError as GridError
     from .evaluation import ProgressFn as ProgressFn
@@ -154,6 +160,7 @@ if TYPE_CHECKING:
     from .evaluation import check_empirical as check_empirical
     from .evaluation import episodes as episodes
     from .evaluation import evaluate as evaluate
+    from .evaluation import parse_betas as parse_betas
     from .evaluation import run as run
     from .execution import BACKEND_ENV as BACKEND_ENV
     from .execution import BACKENDS as BACKENDS
@@ -215,6 +222,7 @@ if TYPE_CHECKING:
     from .replay_stores import stores as stores
     from .sweeping import CACHE_FILE as CACHE_FILE
     from .sweeping import PROVENANCE_FILE as PROVENANCE_FILE
+    from .sweeping import TRACES_DIR as TRACES_DIR
     from .sweeping import CacheError as CacheError
     from .sweeping import Cell as Cell
     from .sweeping import CellMetrics as CellMetrics

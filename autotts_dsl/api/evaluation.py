@@ -13,31 +13,34 @@ Heavy imports (the engines, numpy, pandas) happen inside the functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+from ..checker.empirical import EmpiricalReport
 from ..diagnostics import DiagnosticError
+from ..replay.protocol import DEFAULT_SEEDS
 from ..runtime import EpisodeFault
-from ..sweeps.grid import GridError
+from ..sweeps.grid import GridError, parse_betas
 from ..sweeps.results import TIDY_COLUMNS
 from .execution import BackendError
-from .programs import Program, ProgramError, ProgramLike, load
+from .programs import Program, ProgramError, ProgramLike, ProgramText, load
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..checker.empirical import EmpiricalReport
     from ..executor import Executor
     from ..replay.store import ReplayStore
     from ..sweeps.grid import Cell
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_SEEDS",
     "EPISODE_COLUMNS",
     "TRACE_LEVELS",
     "BackendError",
+    "EmpiricalReport",
     "EpisodeFault",
     "GridError",
     "ProgressFn",
@@ -47,11 +50,13 @@ __all__ = [
     "check_empirical",
     "episodes",
     "evaluate",
+    "parse_betas",
     "run",
 ]
 
-StoreLike: TypeAlias = "str | Path | ReplayStore"
-"""A store spec (name, file, directory) or a loaded store."""
+StoreLike: TypeAlias = "str | Path | ReplayStore | tuple[str, ReplayStore]"
+"""A store spec (name, file, directory), a loaded store, or a (spec, store)
+pair from `open_stores` (the spec is what a worker opens it by)."""
 
 ProgressFn: TypeAlias = Callable[[int, int, str], None]
 """`progress(done, total, note)`: called with `done == 0` first (announcing
@@ -69,7 +74,7 @@ class RunError(RuntimeError):
 
 
 def _programs(programs: ProgramLike | Sequence[ProgramLike]) -> list[Program]:
-    if isinstance(programs, (Program, str, Path)):
+    if isinstance(programs, (Program, ProgramText, str, Path)):
         return [load(programs)]
     return [load(p) for p in programs]
 
@@ -84,21 +89,22 @@ def _store_pairs(
 
     if stores is None:
         return open_stores(None)
-    items: Iterable[StoreLike] = (
-        [stores] if isinstance(stores, (str, Path, ReplayStore)) else stores
+    single = isinstance(stores, (str, Path, ReplayStore)) or (
+        isinstance(stores, tuple) and len(stores) == 2 and isinstance(stores[1], ReplayStore)
     )
+    items = [cast("StoreLike", stores)] if single else list(cast("Sequence[StoreLike]", stores))
     out: list[tuple[str, ReplayStore]] = []
     for item in items:
         if isinstance(item, ReplayStore):
             out.append((item.source or item.name, item))
+        elif isinstance(item, tuple):
+            out.append(item)
         else:
             out += open_stores([item])
     return out
 
 
 def _betas(betas: float | str | Sequence[float]) -> tuple[float, ...]:
-    from ..sweeps.grid import parse_betas
-
     if isinstance(betas, str):
         return parse_betas(betas)
     if isinstance(betas, (int, float)):

@@ -145,8 +145,9 @@ class Program:
         )
 
 
-ProgramLike: TypeAlias = "Program | str | Path"
-"""What `load` accepts: a `Program`, a stdlib name, a file path, or program text."""
+ProgramLike: TypeAlias = "Program | ProgramText | str | Path"
+"""What `load` accepts: a `Program`, a stdlib name, a file path, program
+text, or the `ProgramText` that `read_program` gives."""
 
 
 def _is_text(spec: object) -> bool:
@@ -170,6 +171,8 @@ def load(spec: ProgramLike) -> Program:
     `OSError`."""
     if isinstance(spec, Program):
         return spec
+    if isinstance(spec, ProgramText):
+        return _parse(spec.text, spec.path)
     if _is_text(spec):
         return _parse(str(spec), "<source>")
     found = read_program(spec)
@@ -197,7 +200,7 @@ def check(
         )
     if _is_text(program):
         return check_source(str(program), "<source>", strict=strict, beta=beta, params=params)
-    found = read_program(program)
+    found = program if isinstance(program, ProgramText) else read_program(program)
     return check_source(found.text, found.path, strict=strict, beta=beta, params=params)
 
 

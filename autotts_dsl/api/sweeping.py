@@ -23,9 +23,10 @@ from ..sweeps.cache import CACHE_FILE, CacheError, CellMetrics, ResultCache
 from ..sweeps.grid import Cell, GridError, ProgramSpec, StoreSpec, params_text
 from ..sweeps.headline import ProgramHeadline, StoreHeadline
 from ..sweeps.runner import Outcome, SweepStats
+from ..sweeps.traces import TRACES_DIR
 from .evaluation import StoreLike, _betas, _seeds, _store_pairs
 from .execution import BACKEND_ENV
-from .programs import CheckReport, Program, ProgramError, ProgramLike, check, load
+from .programs import CheckReport, Program, ProgramError, ProgramLike, ProgramText, check, load
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CACHE_FILE",
     "PROVENANCE_FILE",
+    "TRACES_DIR",
     "CacheError",
     "Cell",
     "CellMetrics",
@@ -202,7 +204,9 @@ def plan_sweep(
 
     grid = _betas(betas)
     seed_list = _seeds(seeds)
-    specs = [programs] if isinstance(programs, (Program, str, Path)) else list(programs)
+    specs: list[ProgramLike] = (
+        [programs] if isinstance(programs, (Program, ProgramText, str, Path)) else list(programs)
+    )
     progs = _labelled(specs)
     overrides = _assign(progs, _param_items(params))
     warnings = _check(progs, overrides) if check_first else {}
