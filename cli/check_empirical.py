@@ -11,8 +11,8 @@ from .errors import EXIT_USAGE, CliError
 if TYPE_CHECKING:  # the engines load only when --empirical runs (check stays light)
     from rich.console import Console
 
+    from ..api.evaluation import EmpiricalReport
     from ..api.programs import CheckReport
-    from ..checker.empirical import EmpiricalReport
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

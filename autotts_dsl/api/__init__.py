@@ -111,6 +111,7 @@ EXPORTS: dict[str, str] = {
     "save_trajectory": "figures",
     "ScaffoldError": "authoring",
     "stdlib": "programs",
+    "stdlib_names": "programs",
     "stdlib_source": "programs",
     "StdlibEntry": "programs",
     "store_base_url": "replay_stores",
@@ -139,107 +140,108 @@ EXPORTS: dict[str, str] = {
 """Public name -> the module of `autotts_dsl.api` that defines it."""
 
 if TYPE_CHECKING:
-    from .authoring import GRAMMAR_DIALECTS as GRAMMAR_DIALECTS
-    from .authoring import FormatError as FormatError
-    from .authoring import GrammarExportError as GrammarExportError
-    from .authoring import ScaffoldError as ScaffoldError
-    from .authoring import format_program as format_program
-    from .authoring import grammar as grammar
-    from .authoring import new_program as new_program
-    from .evaluation import COLUMNS as COLUMNS
-    from .evaluation import DEFAULT_SEEDS as DEFAULT_SEEDS
-    from .evaluation import EPISODE_COLUMNS as EPISODE_COLUMNS
-    from .evaluation import TRACE_LEVELS as TRACE_LEVELS
-    from .evaluation import EmpiricalReport as EmpiricalReport
-    from .evaluation import EpisodeFault as EpisodeFault
-    from .evaluation import GridError as GridError
-    from .evaluation import ProgressFn as ProgressFn
-    from .evaluation import RunError as RunError
-    from .evaluation import RunResult as RunResult
-    from .evaluation import StoreLike as StoreLike
+    from .replay_stores import add_store_dir as add_store_dir
+    from .replay_stores import AUTOTTS_DATASETS as AUTOTTS_DATASETS
+    from .replay_stores import AUTOTTS_MODELS as AUTOTTS_MODELS
+    from .execution import BACKEND_ENV as BACKEND_ENV
+    from .execution import BackendError as BackendError
+    from .execution import BACKENDS as BACKENDS
+    from .sweeping import CACHE_FILE as CACHE_FILE
+    from .sweeping import CacheError as CacheError
+    from .sweeping import Cell as Cell
+    from .sweeping import cell_text as cell_text
+    from .sweeping import CellMetrics as CellMetrics
+    from .sweeping import CellOutcome as CellOutcome
+    from .programs import check as check
     from .evaluation import check_empirical as check_empirical
+    from .sweeping import CheckFailed as CheckFailed
+    from .programs import CheckReport as CheckReport
+    from .replay_stores import collection_note as collection_note
+    from .evaluation import COLUMNS as COLUMNS
+    from .replay_stores import config_file as config_file
+    from .execution import cpu_count as cpu_count
+    from .replay_stores import data_dir as data_dir
+    from .evaluation import DEFAULT_SEEDS as DEFAULT_SEEDS
+    from .replay_stores import describe_store as describe_store
+    from .programs import Diagnostic as Diagnostic
+    from .evaluation import EmpiricalReport as EmpiricalReport
+    from .evaluation import EPISODE_COLUMNS as EPISODE_COLUMNS
+    from .evaluation import EpisodeFault as EpisodeFault
     from .evaluation import episodes as episodes
     from .evaluation import evaluate as evaluate
-    from .evaluation import parse_betas as parse_betas
-    from .evaluation import run as run
-    from .execution import BACKEND_ENV as BACKEND_ENV
-    from .execution import BACKENDS as BACKENDS
-    from .execution import EXECUTORS as EXECUTORS
-    from .execution import BackendError as BackendError
     from .execution import Executor as Executor
     from .execution import ExecutorError as ExecutorError
-    from .execution import cpu_count as cpu_count
-    from .execution import open_executor as open_executor
+    from .execution import EXECUTORS as EXECUTORS
+    from .replay_stores import fetch_autotts as fetch_autotts
+    from .replay_stores import FetchResult as FetchResult
+    from .figures import figure_format as figure_format
     from .figures import FIGURE_FORMATS as FIGURE_FORMATS
     from .figures import FigureFormatError as FigureFormatError
-    from .figures import Results as Results
-    from .figures import ResultsError as ResultsError
-    from .figures import TrajectoryError as TrajectoryError
-    from .figures import TrajectoryPoint as TrajectoryPoint
-    from .figures import figure_format as figure_format
+    from .authoring import format_program as format_program
+    from .authoring import FormatError as FormatError
+    from .authoring import grammar as grammar
+    from .authoring import GRAMMAR_DIALECTS as GRAMMAR_DIALECTS
+    from .authoring import GrammarExportError as GrammarExportError
+    from .evaluation import GridError as GridError
     from .figures import headline as headline
-    from .figures import parse_formats as parse_formats
-    from .figures import plot as plot
-    from .figures import read_results as read_results
-    from .figures import save_figures as save_figures
-    from .figures import save_plot as save_plot
-    from .figures import save_trajectory as save_trajectory
-    from .figures import trajectory as trajectory
-    from .programs import CheckReport as CheckReport
-    from .programs import Diagnostic as Diagnostic
     from .programs import KnobRow as KnobRow
+    from .replay_stores import list_stores as list_stores
+    from .programs import load as load
+    from .authoring import new_program as new_program
+    from .execution import open_executor as open_executor
+    from .replay_stores import open_store as open_store
+    from .replay_stores import open_stores as open_stores
+    from .sweeping import ParamError as ParamError
+    from .evaluation import parse_betas as parse_betas
+    from .figures import parse_formats as parse_formats
+    from .sweeping import plan_sweep as plan_sweep
+    from .figures import plot as plot
     from .programs import Program as Program
     from .programs import ProgramError as ProgramError
+    from .sweeping import ProgramHeadline as ProgramHeadline
     from .programs import ProgramLike as ProgramLike
     from .programs import ProgramNotFound as ProgramNotFound
     from .programs import ProgramText as ProgramText
-    from .programs import StdlibEntry as StdlibEntry
-    from .programs import check as check
-    from .programs import load as load
+    from .evaluation import ProgressFn as ProgressFn
+    from .sweeping import PROVENANCE_FILE as PROVENANCE_FILE
     from .programs import read_program as read_program
-    from .programs import stdlib as stdlib
-    from .programs import stdlib_source as stdlib_source
-    from .replay_stores import AUTOTTS_DATASETS as AUTOTTS_DATASETS
-    from .replay_stores import AUTOTTS_MODELS as AUTOTTS_MODELS
-    from .replay_stores import FetchResult as FetchResult
-    from .replay_stores import ReplayStore as ReplayStore
-    from .replay_stores import StoreError as StoreError
-    from .replay_stores import StoreInfo as StoreInfo
-    from .replay_stores import StoreSummary as StoreSummary
-    from .replay_stores import StoreUnavailable as StoreUnavailable
-    from .replay_stores import add_store_dir as add_store_dir
-    from .replay_stores import collection_note as collection_note
-    from .replay_stores import config_file as config_file
-    from .replay_stores import data_dir as data_dir
-    from .replay_stores import describe_store as describe_store
-    from .replay_stores import fetch_autotts as fetch_autotts
-    from .replay_stores import list_stores as list_stores
-    from .replay_stores import open_store as open_store
-    from .replay_stores import open_stores as open_stores
+    from .figures import read_results as read_results
     from .replay_stores import remove_store_dir as remove_store_dir
+    from .replay_stores import ReplayStore as ReplayStore
+    from .figures import Results as Results
+    from .figures import ResultsError as ResultsError
+    from .evaluation import run as run
+    from .sweeping import run_sweep_plan as run_sweep_plan
+    from .evaluation import RunError as RunError
+    from .evaluation import RunResult as RunResult
+    from .figures import save_figures as save_figures
+    from .figures import save_plot as save_plot
+    from .figures import save_trajectory as save_trajectory
+    from .authoring import ScaffoldError as ScaffoldError
+    from .programs import stdlib as stdlib
+    from .programs import stdlib_names as stdlib_names
+    from .programs import stdlib_source as stdlib_source
+    from .programs import StdlibEntry as StdlibEntry
     from .replay_stores import store_base_url as store_base_url
     from .replay_stores import store_dirs as store_dirs
-    from .replay_stores import stores as stores
-    from .sweeping import CACHE_FILE as CACHE_FILE
-    from .sweeping import PROVENANCE_FILE as PROVENANCE_FILE
-    from .sweeping import TRACES_DIR as TRACES_DIR
-    from .sweeping import CacheError as CacheError
-    from .sweeping import Cell as Cell
-    from .sweeping import CellMetrics as CellMetrics
-    from .sweeping import CellOutcome as CellOutcome
-    from .sweeping import CheckFailed as CheckFailed
-    from .sweeping import ParamError as ParamError
-    from .sweeping import ProgramHeadline as ProgramHeadline
+    from .replay_stores import StoreError as StoreError
     from .sweeping import StoreHeadline as StoreHeadline
+    from .replay_stores import StoreInfo as StoreInfo
+    from .evaluation import StoreLike as StoreLike
+    from .replay_stores import stores as stores
+    from .replay_stores import StoreSummary as StoreSummary
+    from .replay_stores import StoreUnavailable as StoreUnavailable
+    from .sweeping import sweep as sweep
     from .sweeping import SweepFiles as SweepFiles
     from .sweeping import SweepPlan as SweepPlan
     from .sweeping import SweepProgram as SweepProgram
     from .sweeping import SweepResult as SweepResult
     from .sweeping import SweepStats as SweepStats
-    from .sweeping import cell_text as cell_text
-    from .sweeping import plan_sweep as plan_sweep
-    from .sweeping import run_sweep_plan as run_sweep_plan
-    from .sweeping import sweep as sweep
+    from .evaluation import TRACE_LEVELS as TRACE_LEVELS
+    from .sweeping import TRACES_DIR as TRACES_DIR
+    from .figures import trajectory as trajectory
+    from .figures import TrajectoryError as TrajectoryError
+    from .figures import TrajectoryPoint as TrajectoryPoint
     from .sweeping import write_sweep_files as write_sweep_files
     from .sweeping import write_sweep_traces as write_sweep_traces
 

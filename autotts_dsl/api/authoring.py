@@ -9,7 +9,6 @@ from __future__ import annotations
 from ..grammar_export import DIALECTS as GRAMMAR_DIALECTS
 from ..grammar_export import GrammarExportError
 from ..scaffold import ScaffoldError
-from .programs import ProgramError, read_program
 
 __all__ = [
     "GRAMMAR_DIALECTS",
@@ -33,6 +32,7 @@ def format_program(source: str, path: str = "<source>") -> str:
     if formatting would lose a comment."""
     from ..diagnostics import DiagnosticError
     from ..fmt import fmt
+    from .programs import ProgramError
 
     try:
         return fmt(source, path)
@@ -49,6 +49,7 @@ def new_program(name: str, *, start_from: str | None = None) -> str:
     from. Raises `ScaffoldError` (a name that cannot be a controller name),
     `ProgramNotFound` or `OSError`."""
     from ..scaffold import renamed_copy, template
+    from .programs import read_program
 
     if start_from is None:
         return template(name)

@@ -35,6 +35,7 @@ __all__ = [
     "load",
     "read_program",
     "stdlib",
+    "stdlib_names",
     "stdlib_source",
 ]
 
