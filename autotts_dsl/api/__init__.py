@@ -38,21 +38,34 @@ EXPORTS: dict[str, str] = {
     "BACKEND_ENV": "execution",
     "BackendError": "execution",
     "BACKENDS": "execution",
+    "build_store": "live",
+    "BuildError": "live",
     "CACHE_FILE": "sweeping",
     "CacheError": "sweeping",
     "Cell": "sweeping",
     "cell_text": "sweeping",
     "CellMetrics": "sweeping",
     "CellOutcome": "sweeping",
+    "chat_template": "live",
     "check": "programs",
     "check_empirical": "evaluation",
     "CheckFailed": "sweeping",
     "CheckReport": "programs",
+    "collect": "live",
+    "collect_journal_path": "live",
+    "Collected": "live",
+    "CollectError": "live",
     "collection_note": "replay_stores",
+    "collection_plan": "live",
+    "CollectProgress": "live",
+    "CollectSettings": "live",
     "COLUMNS": "evaluation",
     "config_file": "replay_stores",
+    "connect": "live",
     "cpu_count": "execution",
     "data_dir": "replay_stores",
+    "DEFAULT_PROBE_SUFFIX": "live",
+    "DEFAULT_PROMPT_TEMPLATE": "live",
     "DEFAULT_SEEDS": "evaluation",
     "describe_store": "replay_stores",
     "Diagnostic": "programs",
@@ -60,10 +73,13 @@ EXPORTS: dict[str, str] = {
     "EPISODE_COLUMNS": "evaluation",
     "EpisodeFault": "evaluation",
     "episodes": "evaluation",
+    "equivalence": "live",
+    "EquivalenceUnavailable": "live",
     "evaluate": "evaluation",
     "Executor": "execution",
     "ExecutorError": "execution",
     "EXECUTORS": "execution",
+    "FaultSpecError": "live",
     "fetch_autotts": "replay_stores",
     "FetchResult": "replay_stores",
     "figure_format": "figures",
@@ -76,9 +92,24 @@ EXPORTS: dict[str, str] = {
     "GrammarExportError": "authoring",
     "GridError": "evaluation",
     "headline": "figures",
+    "infer": "live",
+    "infer_journal_path": "live",
+    "infer_result_lines": "live",
+    "Inference": "live",
+    "InferError": "live",
+    "InferProgress": "live",
+    "InferRun": "live",
+    "InferSettings": "live",
+    "inspect_store": "live",
+    "JournalError": "live",
     "KnobRow": "programs",
     "list_stores": "replay_stores",
     "load": "programs",
+    "load_questions": "live",
+    "merge_stores": "live",
+    "MergeError": "live",
+    "MergeResult": "live",
+    "ModelServer": "live",
     "new_program": "authoring",
     "open_executor": "execution",
     "open_store": "replay_stores",
@@ -95,21 +126,33 @@ EXPORTS: dict[str, str] = {
     "ProgramNotFound": "programs",
     "ProgramText": "programs",
     "ProgressFn": "evaluation",
+    "PromptError": "live",
     "PROVENANCE_FILE": "sweeping",
+    "public_url": "live",
+    "QuestionItem": "live",
+    "QuestionsError": "live",
     "read_program": "programs",
     "read_results": "figures",
+    "record_inference": "live",
+    "Recorded": "live",
     "remove_store_dir": "replay_stores",
+    "ReplayModelError": "live",
+    "ReplayServer": "live",
     "ReplayStore": "replay_stores",
     "Results": "figures",
     "ResultsError": "figures",
+    "Rule": "live",
     "run": "evaluation",
     "run_sweep_plan": "sweeping",
     "RunError": "evaluation",
     "RunResult": "evaluation",
+    "Sampling": "live",
     "save_figures": "figures",
     "save_plot": "figures",
     "save_trajectory": "figures",
     "ScaffoldError": "authoring",
+    "serve_replay": "live",
+    "ServerError": "live",
     "stdlib": "programs",
     "stdlib_names": "programs",
     "stdlib_source": "programs",
@@ -120,6 +163,7 @@ EXPORTS: dict[str, str] = {
     "StoreHeadline": "sweeping",
     "StoreInfo": "replay_stores",
     "StoreLike": "evaluation",
+    "StoreReport": "live",
     "stores": "replay_stores",
     "StoreSummary": "replay_stores",
     "StoreUnavailable": "replay_stores",
@@ -146,21 +190,34 @@ if TYPE_CHECKING:
     from .execution import BACKEND_ENV as BACKEND_ENV
     from .execution import BackendError as BackendError
     from .execution import BACKENDS as BACKENDS
+    from .live import build_store as build_store
+    from .live import BuildError as BuildError
     from .sweeping import CACHE_FILE as CACHE_FILE
     from .sweeping import CacheError as CacheError
     from .sweeping import Cell as Cell
     from .sweeping import cell_text as cell_text
     from .sweeping import CellMetrics as CellMetrics
     from .sweeping import CellOutcome as CellOutcome
+    from .live import chat_template as chat_template
     from .programs import check as check
     from .evaluation import check_empirical as check_empirical
     from .sweeping import CheckFailed as CheckFailed
     from .programs import CheckReport as CheckReport
+    from .live import collect as collect
+    from .live import collect_journal_path as collect_journal_path
+    from .live import Collected as Collected
+    from .live import CollectError as CollectError
     from .replay_stores import collection_note as collection_note
+    from .live import collection_plan as collection_plan
+    from .live import CollectProgress as CollectProgress
+    from .live import CollectSettings as CollectSettings
     from .evaluation import COLUMNS as COLUMNS
     from .replay_stores import config_file as config_file
+    from .live import connect as connect
     from .execution import cpu_count as cpu_count
     from .replay_stores import data_dir as data_dir
+    from .live import DEFAULT_PROBE_SUFFIX as DEFAULT_PROBE_SUFFIX
+    from .live import DEFAULT_PROMPT_TEMPLATE as DEFAULT_PROMPT_TEMPLATE
     from .evaluation import DEFAULT_SEEDS as DEFAULT_SEEDS
     from .replay_stores import describe_store as describe_store
     from .programs import Diagnostic as Diagnostic
@@ -168,10 +225,13 @@ if TYPE_CHECKING:
     from .evaluation import EPISODE_COLUMNS as EPISODE_COLUMNS
     from .evaluation import EpisodeFault as EpisodeFault
     from .evaluation import episodes as episodes
+    from .live import equivalence as equivalence
+    from .live import EquivalenceUnavailable as EquivalenceUnavailable
     from .evaluation import evaluate as evaluate
     from .execution import Executor as Executor
     from .execution import ExecutorError as ExecutorError
     from .execution import EXECUTORS as EXECUTORS
+    from .live import FaultSpecError as FaultSpecError
     from .replay_stores import fetch_autotts as fetch_autotts
     from .replay_stores import FetchResult as FetchResult
     from .figures import figure_format as figure_format
@@ -184,9 +244,24 @@ if TYPE_CHECKING:
     from .authoring import GrammarExportError as GrammarExportError
     from .evaluation import GridError as GridError
     from .figures import headline as headline
+    from .live import infer as infer
+    from .live import infer_journal_path as infer_journal_path
+    from .live import infer_result_lines as infer_result_lines
+    from .live import Inference as Inference
+    from .live import InferError as InferError
+    from .live import InferProgress as InferProgress
+    from .live import InferRun as InferRun
+    from .live import InferSettings as InferSettings
+    from .live import inspect_store as inspect_store
+    from .live import JournalError as JournalError
     from .programs import KnobRow as KnobRow
     from .replay_stores import list_stores as list_stores
     from .programs import load as load
+    from .live import load_questions as load_questions
+    from .live import merge_stores as merge_stores
+    from .live import MergeError as MergeError
+    from .live import MergeResult as MergeResult
+    from .live import ModelServer as ModelServer
     from .authoring import new_program as new_program
     from .execution import open_executor as open_executor
     from .replay_stores import open_store as open_store
@@ -203,21 +278,33 @@ if TYPE_CHECKING:
     from .programs import ProgramNotFound as ProgramNotFound
     from .programs import ProgramText as ProgramText
     from .evaluation import ProgressFn as ProgressFn
+    from .live import PromptError as PromptError
     from .sweeping import PROVENANCE_FILE as PROVENANCE_FILE
+    from .live import public_url as public_url
+    from .live import QuestionItem as QuestionItem
+    from .live import QuestionsError as QuestionsError
     from .programs import read_program as read_program
     from .figures import read_results as read_results
+    from .live import record_inference as record_inference
+    from .live import Recorded as Recorded
     from .replay_stores import remove_store_dir as remove_store_dir
+    from .live import ReplayModelError as ReplayModelError
+    from .live import ReplayServer as ReplayServer
     from .replay_stores import ReplayStore as ReplayStore
     from .figures import Results as Results
     from .figures import ResultsError as ResultsError
+    from .live import Rule as Rule
     from .evaluation import run as run
     from .sweeping import run_sweep_plan as run_sweep_plan
     from .evaluation import RunError as RunError
     from .evaluation import RunResult as RunResult
+    from .live import Sampling as Sampling
     from .figures import save_figures as save_figures
     from .figures import save_plot as save_plot
     from .figures import save_trajectory as save_trajectory
     from .authoring import ScaffoldError as ScaffoldError
+    from .live import serve_replay as serve_replay
+    from .live import ServerError as ServerError
     from .programs import stdlib as stdlib
     from .programs import stdlib_names as stdlib_names
     from .programs import stdlib_source as stdlib_source
@@ -228,6 +315,7 @@ if TYPE_CHECKING:
     from .sweeping import StoreHeadline as StoreHeadline
     from .replay_stores import StoreInfo as StoreInfo
     from .evaluation import StoreLike as StoreLike
+    from .live import StoreReport as StoreReport
     from .replay_stores import stores as stores
     from .replay_stores import StoreSummary as StoreSummary
     from .replay_stores import StoreUnavailable as StoreUnavailable
