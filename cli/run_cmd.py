@@ -197,7 +197,8 @@ def _evaluate(
 ) -> RunResult:
     """`api.evaluate` with a progress bar: episodes in this process (and
     traces with --trace), stores on an executor."""
-    from ..api.evaluation import BackendError, EpisodeFault, RunError, evaluate
+    from ..api.evaluation import EpisodeFault, RunError, evaluate
+    from ..api.execution import BackendError
     from .progress import ProgressReporter
 
     desc = f"{program.name} β={beta:g}"

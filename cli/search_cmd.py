@@ -17,9 +17,6 @@ from typing import Any
 
 from ..api import search as api
 from ..api.search import (
-    DEFAULT_BETAS,
-    DEFAULT_N_SEEDS,
-    DEFAULT_SEEDS,
     HISTORY_FILE,
     PICK_FILE,
     PLOT_FILE,
@@ -31,6 +28,9 @@ from ..api.search import (
     SeedError,
     SetupError,
 )
+from ..api.search import SEARCH_BETAS as DEFAULT_BETAS
+from ..api.search import SEARCH_N_SEEDS as DEFAULT_N_SEEDS
+from ..api.search import SEARCH_SEEDS as DEFAULT_SEEDS
 from .common import (
     add_backend_argument,
     add_executor_arguments,

@@ -46,14 +46,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..api.execution import Executor
-    from ..api.sweeping import (
-        Cell,
-        ProgramHeadline,
-        StoreHeadline,
-        SweepPlan,
-        SweepResult,
-        SweepStats,
-    )
+    from ..api.figures import ProgramHeadline, StoreHeadline
+    from ..api.sweeping import Cell, SweepPlan, SweepResult, SweepStats
 
 TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS
 
@@ -257,9 +251,8 @@ def _run_with_progress(
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api.evaluation import parse_betas
+    from ..api.evaluation import GridError, parse_betas
     from ..api.figures import FigureFormatError, parse_formats
-    from ..api.sweeping import GridError
 
     try:
         betas = parse_betas(args.betas)

@@ -66,8 +66,6 @@ EXPORTS: dict[str, str] = {
     "connect": "live",
     "cpu_count": "execution",
     "data_dir": "replay_stores",
-    "DEFAULT_BETAS": "search",
-    "DEFAULT_N_SEEDS": "search",
     "DEFAULT_PROBE_SUFFIX": "live",
     "DEFAULT_PROMPT_TEMPLATE": "live",
     "DEFAULT_SEEDS": "evaluation",
@@ -134,7 +132,7 @@ EXPORTS: dict[str, str] = {
     "print_search_report": "search",
     "Program": "programs",
     "ProgramError": "programs",
-    "ProgramHeadline": "sweeping",
+    "ProgramHeadline": "figures",
     "ProgramLike": "programs",
     "ProgramNotFound": "programs",
     "ProgramText": "programs",
@@ -167,10 +165,13 @@ EXPORTS: dict[str, str] = {
     "save_plot": "figures",
     "save_trajectory": "figures",
     "ScaffoldError": "authoring",
+    "SEARCH_BETAS": "search",
     "search_console": "search",
     "search_heldout": "search",
+    "SEARCH_N_SEEDS": "search",
     "search_prompt": "search",
     "search_report": "search",
+    "SEARCH_SEEDS": "search",
     "search_summary": "search",
     "search_worker_setup": "search",
     "SearchConfig": "search",
@@ -190,7 +191,7 @@ EXPORTS: dict[str, str] = {
     "store_base_url": "replay_stores",
     "store_dirs": "replay_stores",
     "StoreError": "replay_stores",
-    "StoreHeadline": "sweeping",
+    "StoreHeadline": "figures",
     "StoreInfo": "replay_stores",
     "StoreLike": "evaluation",
     "StoreReport": "live",
@@ -247,8 +248,10 @@ if TYPE_CHECKING:
     from .execution import open_executor as open_executor
     from .figures import FIGURE_FORMATS as FIGURE_FORMATS
     from .figures import FigureFormatError as FigureFormatError
+    from .figures import ProgramHeadline as ProgramHeadline
     from .figures import Results as Results
     from .figures import ResultsError as ResultsError
+    from .figures import StoreHeadline as StoreHeadline
     from .figures import TrajectoryError as TrajectoryError
     from .figures import TrajectoryPoint as TrajectoryPoint
     from .figures import figure_format as figure_format
@@ -340,12 +343,13 @@ if TYPE_CHECKING:
     from .replay_stores import store_base_url as store_base_url
     from .replay_stores import store_dirs as store_dirs
     from .replay_stores import stores as stores
-    from .search import DEFAULT_BETAS as DEFAULT_BETAS
-    from .search import DEFAULT_N_SEEDS as DEFAULT_N_SEEDS
     from .search import HISTORY_FILE as HISTORY_FILE
     from .search import PICK_FILE as PICK_FILE
     from .search import PLOT_FILE as PLOT_FILE
     from .search import PROPOSERS as PROPOSERS
+    from .search import SEARCH_BETAS as SEARCH_BETAS
+    from .search import SEARCH_N_SEEDS as SEARCH_N_SEEDS
+    from .search import SEARCH_SEEDS as SEARCH_SEEDS
     from .search import BackendDown as BackendDown
     from .search import HeldoutReport as HeldoutReport
     from .search import History as History
@@ -379,8 +383,6 @@ if TYPE_CHECKING:
     from .sweeping import CellOutcome as CellOutcome
     from .sweeping import CheckFailed as CheckFailed
     from .sweeping import ParamError as ParamError
-    from .sweeping import ProgramHeadline as ProgramHeadline
-    from .sweeping import StoreHeadline as StoreHeadline
     from .sweeping import SweepFiles as SweepFiles
     from .sweeping import SweepPlan as SweepPlan
     from .sweeping import SweepProgram as SweepProgram

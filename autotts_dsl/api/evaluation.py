@@ -24,7 +24,6 @@ from ..replay.protocol import DEFAULT_SEEDS
 from ..runtime import EpisodeFault
 from ..sweeps.grid import GridError, parse_betas
 from ..sweeps.results import TIDY_COLUMNS
-from .execution import BackendError
 from .programs import Program, ProgramError, ProgramLike, ProgramText, load
 
 if TYPE_CHECKING:
@@ -39,7 +38,6 @@ __all__ = [
     "DEFAULT_SEEDS",
     "EPISODE_COLUMNS",
     "TRACE_LEVELS",
-    "BackendError",
     "EmpiricalReport",
     "EpisodeFault",
     "GridError",

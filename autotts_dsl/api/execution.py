@@ -1,15 +1,24 @@
 """Where work runs: the engines (`backend=`) and the executors (`executor=`).
 
-Light: neither the engines nor Ray load until used.
+Light: neither the engines, multiprocessing nor Ray load until used (the
+command line's common options come from here, `tts-dsl check` included).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..engines import BACKEND_ENV, BACKENDS, BackendError
-from ..executor import EXECUTORS, Executor, ExecutorError
+
+if TYPE_CHECKING:
+    from ..executor import Executor, ExecutorError
+
+EXECUTORS: tuple[str, ...] = ("local", "ray")
+"""local: worker processes on this machine; ray: tasks on a Ray cluster
+(`autotts_dsl.executor.EXECUTORS`; a test checks they agree)."""
 
 __all__ = [
     "BACKENDS",
@@ -47,3 +56,10 @@ def open_executor(
     from ..executor import open_executor as _open
 
     return _open(kind, jobs or cpu_count(), address=address, initializer=initializer)
+
+
+def __getattr__(name: str) -> Any:
+    # The executor types load the executor package (multiprocessing): on use.
+    if name in ("Executor", "ExecutorError"):
+        return getattr(importlib.import_module("autotts_dsl.executor"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

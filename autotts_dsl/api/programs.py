@@ -6,7 +6,6 @@ check` runs on this module, and a test keeps numpy and pandas off its path).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -135,6 +134,8 @@ class Program:
             raise ProgramError(err.diagnostics, self.source, self.path) from None
 
     def _repr_html_(self) -> str:
+        import html
+
         rows = "".join(
             f"<tr><td><code>{html.escape(n)}</code></td><td>{html.escape(d)}</td></tr>"
             for n, d in self.knobs.items()

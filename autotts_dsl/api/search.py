@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..search.config import DEFAULT_BETAS, DEFAULT_N_SEEDS, DEFAULT_SEEDS, PROPOSERS, SearchConfig
+from ..search.config import DEFAULT_BETAS as SEARCH_BETAS
+from ..search.config import DEFAULT_N_SEEDS as SEARCH_N_SEEDS
+from ..search.config import DEFAULT_SEEDS as SEARCH_SEEDS
+from ..search.config import PROPOSERS, SearchConfig
 from ..search.history import HISTORY_FILE, History
 from ..search.loop import BackendDown, SeedError
 from ..search.render import Reporter as SearchReporter
@@ -37,13 +40,13 @@ if TYPE_CHECKING:
     from ..search.objective import Objective
 
 __all__ = [
-    "DEFAULT_BETAS",
-    "DEFAULT_N_SEEDS",
-    "DEFAULT_SEEDS",
     "HISTORY_FILE",
     "PICK_FILE",
     "PLOT_FILE",
     "PROPOSERS",
+    "SEARCH_BETAS",
+    "SEARCH_N_SEEDS",
+    "SEARCH_SEEDS",
     "BackendDown",
     "HeldoutReport",
     "History",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..diagnostics import DiagnosticError, did_you_mean
 from ..sweeps.cache import CACHE_FILE, CacheError, CellMetrics, ResultCache
-from ..sweeps.grid import Cell, GridError, ProgramSpec, StoreSpec, params_text
+from ..sweeps.grid import Cell, ProgramSpec, StoreSpec, params_text
 from ..sweeps.headline import ProgramHeadline, StoreHeadline
 from ..sweeps.runner import Outcome, SweepStats
 from ..sweeps.traces import TRACES_DIR
@@ -42,10 +42,7 @@ __all__ = [
     "CellMetrics",
     "CellOutcome",
     "CheckFailed",
-    "GridError",
     "ParamError",
-    "ProgramHeadline",
-    "StoreHeadline",
     "SweepFiles",
     "SweepPlan",
     "SweepProgram",
