@@ -10,43 +10,27 @@ from the package itself, loaded on first use so that importing the package
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_API = (
-    "COLUMNS",
-    "EPISODE_COLUMNS",
-    "Program",
-    "ProgramError",
-    "check",
-    "episodes",
-    "load",
-    "plot",
-    "run",
-    "stores",
-    "sweep",
-)
-
 if TYPE_CHECKING:
-    from .api import COLUMNS as COLUMNS
-    from .api import EPISODE_COLUMNS as EPISODE_COLUMNS
-    from .api import Program as Program
-    from .api import ProgramError as ProgramError
-    from .api import check as check
-    from .api import episodes as episodes
-    from .api import load as load
-    from .api import plot as plot
-    from .api import run as run
-    from .api import stores as stores
-    from .api import sweep as sweep
+    from .api import *  # noqa: F403
 
-__all__ = ["__version__", *_API]
+
+def _api() -> Any:
+    # importlib, not `from . import api`: that would look `api` up through
+    # this module's __getattr__ before the submodule is loaded.
+    return importlib.import_module(f"{__name__}.api")
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        from . import api
-
+    api = _api()
+    if name in api.EXPORTS:
         return getattr(api, name)
     raise AttributeError(f"module 'autotts_dsl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_api().EXPORTS])

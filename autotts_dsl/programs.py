@@ -14,8 +14,10 @@ if TYPE_CHECKING:  # the engine loads with the first program run, not for `check
 STDLIB_DIR = Path(__file__).parent / "stdlib_controllers"
 
 
-class ProgramNotFound(Exception):
-    """Neither a readable file nor a stdlib controller name."""
+class ProgramNotFound(FileNotFoundError):
+    """Neither a readable file nor a stdlib controller name (or not UTF-8
+    text). A `FileNotFoundError`, so callers that only care about "could not
+    open it" need not know this type; `str()` is the one-line message."""
 
 
 def stdlib_names() -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import check_empirical
@@ -27,9 +26,9 @@ from .console import (
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from ..checker import CheckReport
+    from ..api.programs import CheckReport
 
-__all__ = ["knob_table", "read_program", "stdout_console", "summary"]
+__all__ = ["knob_table", "stdout_console", "summary"]
 
 
 def add_parser(sub: Any) -> None:
@@ -48,20 +47,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="diagnostics only, no knob table")
     check_empirical.add_arguments(p)
     p.set_defaults(handler=run)
-
-
-def read_program(spec: str) -> tuple[str, str]:
-    """(text, the path to show) of a file or stdlib controller. Raises
-    ProgramNotFound or OSError."""
-    from ..programs import ProgramNotFound, resolve_program_path
-
-    path = resolve_program_path(spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ProgramNotFound(f"{spec}: not UTF-8 text") from None
-    shown = str(path) if Path(spec).is_file() else f"stdlib/{path.name}"
-    return text, shown
 
 
 def knob_table(
@@ -114,8 +99,7 @@ def summary(report: CheckReport) -> Text:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checker import check_source
-    from ..programs import ProgramNotFound
+    from ..api.programs import ProgramNotFound, check, read_program
 
     out = stdout_console()
     err = stderr_console()
@@ -123,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     usage_problem = False
     for spec in args.programs:
         try:
-            text, shown = read_program(spec)
+            source = read_program(spec)
         except ProgramNotFound as exc:
             print_error(err, str(exc))
             usage_problem = True
@@ -132,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
             print_error(err, f"{spec}: cannot read: {exc.strerror or exc}")
             usage_problem = True
             continue
-        reports.append(
-            check_source(text, shown, strict=args.strict, params=check_empirical.given_params(args))
-        )
+        reports.append(check(source, strict=args.strict, params=check_empirical.given_params(args)))
     found = {id(r): check_empirical.run_empirical(args, r, err) for r in reports}
     if args.json:
         doc = {

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:  # the engines load only when --empirical runs (check stays light)
-    from ..checker import CheckReport
-    from ..checker.empirical import EmpiricalReport
+    from ..api.evaluation import EmpiricalReport
+    from ..api.programs import CheckReport
     from .console import Console
 
 
@@ -49,34 +49,31 @@ def run_empirical(
     when it did not: there is nothing sound to run)."""
     if not args.empirical or report.program is None or not report.ok:
         return None
-    from ..checker.empirical import empirical_check
-    from ..diagnostics import DiagnosticError
-    from ..interpreter import ProgramRunner
-    from ..runtime import EpisodeFault
-    from ..sweeps.grid import GridError, parse_betas
-    from .common import load_stores, print_diagnostics
+    from ..api.evaluation import EpisodeFault, GridError, check_empirical, parse_betas
+    from ..api.programs import Program, ProgramError
+    from .common import load_stores_with_specs, print_diagnostics
 
     try:
         betas = parse_betas(args.betas) if args.betas else None
     except GridError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
-    stores = load_stores(args.store)
-    runner = ProgramRunner(report.program, report.source, report.path)
+    stores = [store for _, store in load_stores_with_specs(args.store)]
+    program = Program(report.program.name, report.path, report.source, report.program)
 
     def progress(store: str, beta: float) -> None:
         err.print(f"{report.path}: {store} β={beta:g}", end="\r", style="dim", markup=False)
 
     try:
-        result = empirical_check(
-            runner,
+        result = check_empirical(
+            program,
             stores,
-            betas,
-            given_params(args),
+            betas=betas,
+            params=given_params(args),
             progress=progress if err.is_terminal else None,
         )
     except EpisodeFault as fault:
         raise CliError(f"run-time error: {fault}") from None
-    except DiagnosticError as exc:  # a β of the grid where the program does not compile
+    except ProgramError as exc:  # a β of the grid where the program does not compile
         print_diagnostics(exc)
         raise CliError(f"{report.path}: does not compile at every β of the grid") from None
     if err.is_terminal:

@@ -11,21 +11,20 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..engines import BACKENDS
+from ..api.execution import BACKENDS, EXECUTORS
 from .console import stderr_console, write_plain
 from .errors import EXIT_INVALID, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from ..diagnostics import Diagnostic, DiagnosticError
-    from ..executor import Executor
-    from ..interpreter import ProgramRunner
-    from ..replay.store import ReplayStore
+    from ..api.execution import Executor
+    from ..api.programs import Diagnostic, Program, ProgramError
+    from ..api.replay_stores import ReplayStore
 
 BACKEND_CHOICES = BACKENDS
-"""The engines `--backend` accepts (`autotts_dsl.engines`, which imports nothing heavy)."""
+"""The engines `--backend` accepts (`autotts_dsl.api.execution`, which imports nothing heavy)."""
 
-EXECUTOR_CHOICES = ("local", "ray")
-"""`--executor` (`autotts_dsl.executor.EXECUTORS`; a test checks they agree)."""
+EXECUTOR_CHOICES = EXECUTORS
+"""`--executor`: local or ray."""
 
 USAGE_CODES = frozenset({"E107"})
 """Diagnostics about the command line rather than the program (`--param`
@@ -43,11 +42,13 @@ __all__ = [
     "int_at_least",
     "load_program_or_exit",
     "load_stores",
+    "load_stores_with_specs",
     "parse_beta",
     "parse_params",
     "parse_seeds",
     "print_diagnostics",
     "stderr_console",
+    "store_errors",
 ]
 
 
@@ -69,7 +70,7 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 def parse_seeds(text: str | None) -> tuple[int, ...]:
     """`100` → seeds 0..99; `5:10` → 5..9; default: the protocol's 100."""
     if text is None:
-        from ..replay.protocol import DEFAULT_SEEDS
+        from ..api.evaluation import DEFAULT_SEEDS
 
         return DEFAULT_SEEDS
     try:
@@ -114,22 +115,21 @@ def diagnostics_exit_code(diagnostics: Iterable[Diagnostic]) -> int:
     return EXIT_INVALID
 
 
-def load_program_or_exit(spec: str) -> ProgramRunner:
-    from ..diagnostics import DiagnosticError
-    from ..programs import ProgramNotFound, load_program
+def load_program_or_exit(spec: str) -> Program:
+    from ..api.programs import ProgramError, ProgramNotFound, load
 
     try:
-        return load_program(spec)
+        return load(spec)
     except ProgramNotFound as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     except OSError as exc:
         raise CliError(f"{spec}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
-    except DiagnosticError as exc:
+    except ProgramError as exc:
         print_diagnostics(exc)
         raise CliError(f"{exc.path}: {len(exc.diagnostics)} error(s); nothing was run") from None
 
 
-def print_diagnostics(exc: DiagnosticError) -> None:
+def print_diagnostics(exc: ProgramError) -> None:
     """Rendered diagnostics on stderr, the stream every command uses for them."""
     write_plain(stderr_console(), exc.render() + "\n")
 
@@ -142,29 +142,37 @@ def load_stores(specs: Sequence[str] | None) -> list[ReplayStore]:
 
 def load_stores_with_specs(specs: Sequence[str] | None) -> list[tuple[str, ReplayStore]]:
     """`load_stores`, each with the spec a worker resolves it by."""
-    from ..replay import registry
-    from ..replay.store import StoreError
+    from ..api.replay_stores import open_stores
+
+    with store_errors():
+        return open_stores(specs)
+
+
+@contextlib.contextmanager
+def store_errors() -> Iterator[None]:
+    """A store that is not there is a usage error (exit 2); one that is
+    there but invalid, a data error (exit 1)."""
+    from ..api.replay_stores import StoreError, StoreUnavailable
 
     try:
-        if not specs:
-            return [("default", registry.resolve_store(None))]
-        expanded = registry.expand_store_specs(list(specs))
-        return [(s, registry.resolve_store(s)) for s in expanded]
-    except registry.StoreUnavailable as exc:
+        yield
+    except StoreUnavailable as exc:
         raise CliError(str(exc), EXIT_USAGE) from None  # not there: usage or I/O
     except StoreError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None  # there, but not a valid store
 
 
-def compile_or_exit(runner: ProgramRunner, beta: float, params: dict[str, Any]) -> None:
-    from ..diagnostics import DiagnosticError
+def compile_or_exit(program: Program, beta: float, params: dict[str, Any]) -> dict[str, Any]:
+    """The program's param and knob values at β (what `Program.constants`
+    gives), or its diagnostics on stderr and an exit."""
+    from ..api.programs import ProgramError
 
     try:
-        runner.compile(beta, params)
-    except DiagnosticError as exc:
+        return program.constants(beta, params)
+    except ProgramError as exc:
         print_diagnostics(exc)
         raise CliError(
-            f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run",
+            f"{program.path}: {len(exc.diagnostics)} error(s); nothing was run",
             diagnostics_exit_code(exc.diagnostics),
         ) from None
 
@@ -218,7 +226,7 @@ def cluster_executor(
     for the local default (the command runs its own pool). Ray's failures —
     not installed, unreachable, a node with other code — become one-line
     errors with exit 2."""
-    from ..executor import ExecutorError, open_executor
+    from ..api.execution import ExecutorError, open_executor
 
     kind = getattr(args, "executor", "local")
     address = getattr(args, "ray_address", None)

@@ -82,7 +82,7 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
 
 
 def _stdlib() -> list[str]:
-    from ..programs import stdlib_names
+    from ..api.programs import stdlib_names
 
     return stdlib_names()
 

@@ -8,7 +8,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from .check_cmd import knob_table, read_program, summary
+from .check_cmd import knob_table, summary
 from .common import parse_beta
 from .console import (
     dim,
@@ -22,7 +22,7 @@ from .console import (
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from ..checker import CheckReport
+    from ..api.programs import CheckReport
     from .console import Console, Table
 
 
@@ -57,17 +57,16 @@ def sites_table(report: CheckReport, console: Console) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checker import check_source
-    from ..programs import ProgramNotFound
+    from ..api.programs import ProgramNotFound, check, read_program
 
     beta = parse_beta(args.beta)
     try:
-        text, shown = read_program(args.program)
+        source = read_program(args.program)
     except ProgramNotFound as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     except OSError as exc:
         raise CliError(f"{args.program}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
-    report = check_source(text, shown, beta=beta)
+    report = check(source, beta=beta)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return EXIT_OK if report.ok else EXIT_INVALID

@@ -37,23 +37,21 @@ def add_parser(sub: Any) -> None:
 
 def _read(name: str) -> tuple[str, str, Path | None]:
     """(source, name to show, path to write or None). Raises OSError,
-    UnicodeDecodeError, ProgramNotFound."""
-    from ..programs import resolve_program_path
+    ProgramNotFound (also for text that is not UTF-8)."""
+    from ..api.programs import read_program
 
     if name == "-":
         return sys.stdin.read(), "<stdin>", None
-    path = resolve_program_path(name)
-    source = path.read_text(encoding="utf-8")
-    if Path(name).is_file():
-        return source, name, path
-    return source, f"stdlib/{path.name}", None
+    found = read_program(name)
+    if found.file is not None:
+        return found.text, name, found.file
+    return found.text, found.path, None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..diagnostics import DiagnosticError
-    from ..fmt import fmt
+    from ..api.authoring import FormatError, format_program
+    from ..api.programs import ProgramError, ProgramNotFound
     from ..io_atomic import atomic_write_text
-    from ..programs import ProgramNotFound
 
     out = stdout_console()
     err = stderr_console()
@@ -76,12 +74,12 @@ def run(args: argparse.Namespace) -> int:
             io_problem = True
             continue
         try:
-            formatted = fmt(source, shown)
-        except DiagnosticError as exc:
+            formatted = format_program(source, shown)
+        except ProgramError as exc:
             write_plain(err, exc.render() + "\n")
             invalid = True
             continue
-        except RuntimeError as exc:  # fmt's own guard: it would have lost a comment
+        except FormatError as exc:  # fmt's own guard: it would have lost a comment
             print_error(err, str(exc))
             invalid = True
             continue

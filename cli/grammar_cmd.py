@@ -7,7 +7,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..grammar_export import DIALECTS, GrammarExportError, export_grammar
+from ..api.authoring import GRAMMAR_DIALECTS as DIALECTS
+from ..api.authoring import GrammarExportError, grammar
 from ..io_atomic import atomic_write_text
 from .errors import EXIT_OK, EXIT_USAGE, CliError
 
@@ -27,7 +28,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        text = export_grammar(args.dialect)
+        text = grammar(args.dialect)
     except GrammarExportError as exc:
         raise CliError(f"grammar/tts.lark: cannot export to {args.dialect}: {exc}") from None
     if args.output is None:

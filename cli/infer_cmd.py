@@ -110,10 +110,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..live import infer as inf
-    from ..live.questions import load_questions
-    from ..runs import check_before_run
-    from ..runtime import EpisodeFault
+    from ..api import live
+    from ..api.evaluation import EpisodeFault
+    from ..api.programs import check
     from . import live_support as ls
     from .common import (
         compile_or_exit,
@@ -129,20 +128,20 @@ def run(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     if not args.server or not args.model:
         raise CliError("infer needs --server URL and --model NAME", EXIT_USAGE)
-    runner = load_program_or_exit(args.program)
-    compile_or_exit(runner, beta, params)
+    prog = load_program_or_exit(args.program)
+    compile_or_exit(prog, beta, params)
     if not args.no_check:
-        report = check_before_run(runner, beta, params)
+        report = check(prog, beta=beta, params=params)
         if report.errors:
             write_plain(stderr_console(), report.render() + "\n")
             raise CliError(
-                f"{runner.path}: check found {len(report.errors)} error(s); nothing was run "
+                f"{prog.path}: check found {len(report.errors)} error(s); nothing was run "
                 "(--no-check runs it anyway)"
             )
     collect_like, _ = ls.settings_from_args(args, load=False)
     with ls.library_errors():
-        questions = load_questions(args.questions, require_gold=False)
-    settings = inf.InferSettings(
+        questions = live.load_questions(args.questions, require_gold=False)
+    settings = live.InferSettings(
         model=args.model,
         interval=collect_like.interval,
         sampling=collect_like.sampling,
@@ -160,23 +159,21 @@ def run(args: argparse.Namespace) -> int:
     )
     rule = ls.rule_named(args.equivalence)
     server = ls.model_server(args, os.environ.get(args.api_key_env))
-    program = runner.compile(beta, params, tracing=True)
-    from ..ast import program_hash
-
-    journal_path = args.journal or inf.journal_path_for(args.out)
+    journal_path = args.journal or live.infer_journal_path(args.out)
     err = stderr_console()
-    bar = _Bar(err, runner.program.name, beta)
+    bar = _Bar(err, prog.name, beta)
     try:
         with bar.progress, ls.library_errors():
-            inference, result = inf.infer_questions(
+            inference, result = live.infer(
+                prog,
                 server,
                 settings,
                 questions,
-                program,
-                rule,
+                beta=beta,
+                params=params,
                 seeds=seeds,
-                journal_path=journal_path,
-                program_id=program_hash(runner.program),
+                rule=rule,
+                journal=journal_path,
                 tokens=args.tokens,
                 progress=bar,
             )
@@ -184,27 +181,24 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"interrupted: what arrived is in {journal_path}; re-run to resume", markup=False)
         sys.stderr.flush()
         os._exit(130)
-    except inf.InferError as exc:
+    except live.InferError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     except EpisodeFault as fault:
         raise CliError(f"run-time error: {fault}") from None
     try:
         recorded = None
         if args.record:
-            from ..live.client import public_url
-            from ..live.infer_record import record_store
-
             with ls.library_errors():
-                recorded = record_store(
-                    inference, args.record, server_url=public_url(server.client.api)
+                recorded = live.record_inference(
+                    inference, args.record, server_url=server.client.api
                 )
         _write(args, inference, result)
     finally:
         inference.journal.close()
     summary = result.summary()
     doc = {
-        "program": runner.path,
-        "controller": runner.program.name,
+        "program": prog.path,
+        "controller": prog.name,
         "beta": beta,
         "model": args.model,
         "summary": summary,
@@ -229,11 +223,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace, inference: Any, result: Any) -> None:
+    from ..api.live import infer_result_lines
     from ..io_atomic import atomic_write_lines
-    from ..live.infer import result_lines
 
     try:
-        atomic_write_lines(args.out, result_lines(result))
+        atomic_write_lines(args.out, infer_result_lines(result))
         if args.trace:
             atomic_write_lines(args.trace, inference.trace_lines(result, args.trace_level))
     except OSError as exc:

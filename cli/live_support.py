@@ -13,21 +13,27 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
-from ..live import collector as col
-from ..live import prompts
-from ..live.client import ServerClient, ServerError
-from ..live.equivalence import EquivalenceUnavailable, Rule, make_rule
-from ..live.journal import JournalError
-from ..live.model_api import ModelServer, Sampling
-from ..live.questions import QuestionItem, QuestionsError, load_questions
+from ..api import live
+from ..api.live import (
+    CollectError,
+    CollectSettings,
+    EquivalenceUnavailable,
+    JournalError,
+    ModelServer,
+    PromptError,
+    QuestionItem,
+    QuestionsError,
+    Rule,
+    Sampling,
+    ServerError,
+)
 from .console import Console, rich_console, stderr_console, stdout_console
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from ..api.live import Collected, CollectProgress
 
 
 def _out() -> Console:
@@ -51,9 +57,9 @@ def library_errors() -> Iterator[None]:
         raise CliError(text, code) from None
     except (
         ServerError,
-        col.CollectError,
+        CollectError,
         JournalError,
-        prompts.PromptError,
+        PromptError,
         EquivalenceUnavailable,
         ValueError,
     ) as exc:
@@ -68,7 +74,7 @@ def _positive(name: str, value: int) -> int:
 
 def settings_from_args(
     args: argparse.Namespace, *, load: bool = True
-) -> tuple[col.CollectSettings, list[QuestionItem]]:
+) -> tuple[CollectSettings, list[QuestionItem]]:
     extra: dict[str, Any] = {}
     if getattr(args, "extra", None):
         try:
@@ -78,14 +84,14 @@ def settings_from_args(
         if not isinstance(extra, dict):
             raise CliError("--extra must be a JSON object", EXIT_USAGE)
     with library_errors():
-        template = prompts.resolve_chat_template(args.chat_template)
-        questions = load_questions(args.questions) if load else []
-    probe_suffix = prompts.DEFAULT_PROBE_SUFFIX if args.probe_suffix is None else args.probe_suffix
+        template = live.chat_template(args.chat_template)
+        questions = live.load_questions(args.questions) if load else []
+    probe_suffix = live.DEFAULT_PROBE_SUFFIX if args.probe_suffix is None else args.probe_suffix
     if not probe_suffix:
         raise CliError(
             "--probe-suffix must not be empty (it tells a probe from a continuation)", EXIT_USAGE
         )
-    settings = col.CollectSettings(
+    settings = CollectSettings(
         model=args.model or "",
         n=_positive("--n", getattr(args, "n", 1)),
         interval=_positive("--interval", args.interval),
@@ -96,7 +102,7 @@ def settings_from_args(
             extra=tuple(sorted(extra.items())),
         ),
         seed=getattr(args, "seed", 0),
-        prompt_template=args.prompt_template or prompts.DEFAULT_PROMPT_TEMPLATE,
+        prompt_template=args.prompt_template or live.DEFAULT_PROMPT_TEMPLATE,
         chat_template=template,
         chat_template_name=args.chat_template,
         probe_suffix=probe_suffix,
@@ -114,48 +120,17 @@ def settings_from_args(
 
 
 def dry_run(
-    settings: col.CollectSettings, questions: list[QuestionItem], args: argparse.Namespace
+    settings: CollectSettings, questions: list[QuestionItem], args: argparse.Namespace
 ) -> dict[str, Any]:
-    done: set[tuple[int, int]] = set()
-    journal_path = Path(args.journal or col.journal_path_for(args.out))
-    if journal_path.exists():
-        with library_errors():
-            import sqlite3
-
-            try:
-                db = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True)
-                done = {(q, i) for q, i in db.execute("SELECT q, i FROM traces")}
-                db.close()
-            except sqlite3.DatabaseError as exc:
-                raise JournalError(f"{journal_path}: not a usable journal ({exc})") from None
-    p = col.plan(settings, questions, done=done, expect_tokens=args.expect_tokens)
-    doc: dict[str, Any] = {
-        "questions": len(questions),
-        "traces_per_question": settings.n,
-        "interval": settings.interval,
-        "max_tokens": settings.sampling.max_tokens,
-        "probe_batch": settings.probe_batch,
-        "already_in_journal": p.traces_done,
-        "trace_requests": p.traces,
-        "at_most": {
-            "probes": p.max_probes,
-            "probe_requests": p.max_probe_requests,
-            "requests": p.traces + p.max_probe_requests,
-            "completion_tokens": p.max_completion_tokens,
-            "probe_prompt_tokens": p.max_probe_prompt_tokens,
-        },
-        "prompt_tokens_estimated": p.prompt_tokens_estimated,
-    }
-    if p.expected is not None:
-        doc["expected"] = {
-            "mean_trace_tokens": args.expect_tokens,
-            **p.expected,
-            "requests": p.traces + p.expected["probe_requests"],
-        }
-    return doc
+    with library_errors():
+        return live.collection_plan(
+            settings, questions, args.out, journal=args.journal, expect_tokens=args.expect_tokens
+        )
 
 
 def print_plan(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
     out = _out()
     out.print(
         f"dry run: {doc['questions']} questions × {doc['traces_per_question']} traces, interval "
@@ -214,6 +189,14 @@ class _Bar:
     """A rich progress display fed by the collector's Progress snapshots."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -227,7 +210,7 @@ class _Bar:
         self.traces = self.progress.add_task("traces", total=None, rate="")
         self.probes = self.progress.add_task("probes", total=None, rate="")
 
-    def __call__(self, state: col.Progress) -> None:
+    def __call__(self, state: CollectProgress) -> None:
         elapsed = max(1e-9, time.monotonic() - state.started)
         rate = f"{state.tokens / elapsed:,.0f} tok/s"
         self.progress.update(
@@ -241,28 +224,28 @@ class _Bar:
 
 def rule_named(name: str) -> Rule:
     with library_errors():
-        return make_rule(name)
+        return live.equivalence(name)
 
 
 def model_server(args: argparse.Namespace, api_key: str | None) -> ModelServer:
     with library_errors():
-        client = ServerClient(
+        return live.connect(
             args.server,
+            args.model,
             api_key=api_key,
             timeout=args.timeout,
             retries=args.retries,
             backoff=args.backoff,
         )
-    return ModelServer(client, args.model)
 
 
 def run_collect(
     args: argparse.Namespace,
-    settings: col.CollectSettings,
+    settings: CollectSettings,
     questions: list[QuestionItem],
     *,
     api_key: str | None,
-) -> col.Collected:
+) -> Collected:
     # Before any request: a missing extra fails now, not at the end.
     rule = rule_named(args.equivalence)
     server = model_server(args, api_key)
@@ -270,20 +253,20 @@ def run_collect(
     bar = _Bar(err)
     try:
         with bar.progress, library_errors():
-            result = col.collect_store(
+            result = live.collect(
                 server,
                 settings,
                 questions,
                 args.out,
-                rule,
+                rule=rule,
                 tokens=args.tokens,
-                journal_path=args.journal,
+                journal=args.journal,
                 progress=bar,
             )
     except KeyboardInterrupt:
         # Everything received is committed; requests still in flight would only
         # keep the process alive (their worker threads are joined at exit).
-        journal = args.journal or col.journal_path_for(args.out)
+        journal = args.journal or live.collect_journal_path(args.out)
         err.print(f"interrupted: what arrived is in {journal}; re-run to resume", markup=False)
         sys.stderr.flush()
         os._exit(130)
@@ -294,7 +277,7 @@ def run_collect(
     return result
 
 
-def print_collected(result: col.Collected) -> None:
+def print_collected(result: Collected) -> None:
     meta = result.meta
     cost = meta["cost"]
     out = _out()
@@ -314,38 +297,30 @@ def print_collected(result: col.Collected) -> None:
 
 
 def serve_replay(args: argparse.Namespace) -> int:
-    from ..live.faults import FaultSpecError, parse_faults
-    from ..live.replay_model import ReplayModelError
-    from ..live.replay_server import ReplayServer
-    from ..replay import registry
-    from ..replay.store import StoreError
+    from .common import store_errors
 
     try:
-        faults = parse_faults(args.faults, seed=args.fault_seed, hang_seconds=args.hang_seconds)
-    except FaultSpecError as exc:
+        with store_errors():
+            server = live.serve_replay(
+                args.store,
+                host=args.host,
+                port=args.port,
+                model_name=args.model,
+                faults=args.faults,
+                fault_seed=args.fault_seed,
+                hang_seconds=args.hang_seconds,
+                token_latency=args.token_latency / 1000.0,
+                tokenize_endpoint=not args.no_tokenize,
+            )
+    except live.FaultSpecError as exc:
         raise CliError(f"--faults: {exc}", EXIT_USAGE) from None
-    try:
-        store = registry.resolve_store(args.store)
-    except registry.StoreUnavailable as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    except StoreError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
-    try:
-        server = ReplayServer(
-            store,
-            host=args.host,
-            port=args.port,
-            model_name=args.model,
-            faults=faults,
-            token_latency=args.token_latency / 1000.0,
-            tokenize_endpoint=not args.no_tokenize,
-        )
-    except ReplayModelError as exc:
+    except live.ReplayModelError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
     except OSError as exc:
         raise CliError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_USAGE
         ) from None
+    store = server.store
     if args.port_file:
         from ..io_atomic import atomic_write_text
 
@@ -375,22 +350,18 @@ def store_action(args: argparse.Namespace) -> int:
 
 
 def _load(spec: str) -> Any:
-    from ..replay import registry
-    from ..replay.store import StoreError
+    from ..api.replay_stores import open_store
+    from .common import store_errors
 
-    try:
-        return registry.resolve_store(spec)
-    except registry.StoreUnavailable as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    except StoreError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
+    with store_errors():
+        return open_store(spec)
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from ..live.stats import inspect_store
+    from rich.table import Table
 
     store = _load(args.store)
-    report = inspect_store(store)
+    report = live.inspect_store(store)
     if args.json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
         return EXIT_OK
@@ -452,21 +423,13 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from ..live.merge import MergeError, merge_stores
-    from ..live.storefile import read_meta
-
     stores = [_load(s) for s in args.stores]
-    metas = [read_meta(s.source) for s in stores]
-    name = args.equivalence or (
-        "math-verify"
-        if any(m and m.get("equivalence", {}).get("rule") == "math-verify" for m in metas)
-        else "exact"
-    )
-    rule = rule_named(name)
     try:
-        written = merge_stores(stores, metas, rule, args.out)
-    except MergeError as exc:
+        with library_errors():
+            merged = live.merge_stores(stores, args.out, rule=args.equivalence)
+    except live.MergeError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
+    written, name = merged.written, merged.rule
     if args.json:
         sys.stdout.write(json.dumps(written, indent=2) + "\n")
     else:
@@ -481,8 +444,6 @@ def _merge(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     import os
 
-    from ..live.build import BuildError, build_store
-
     settings, _ = settings_from_args(args, load=False)
     rule = rule_named(args.equivalence)
     server = None
@@ -492,16 +453,16 @@ def _build(args: argparse.Namespace) -> int:
         server = model_server(args, os.environ.get(args.api_key_env))
     try:
         with library_errors():
-            result = build_store(
+            result = live.build_store(
                 args.traces,
                 args.out,
                 settings,
-                rule,
+                rule=rule,
                 server=server,
                 tokens=args.tokens,
-                journal_path=args.journal,
+                journal=args.journal,
             )
-    except BuildError as exc:
+    except live.BuildError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
     if args.json:
         sys.stdout.write(json.dumps({"store": result.path, "meta": result.meta}, indent=2) + "\n")

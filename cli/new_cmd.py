@@ -40,26 +40,19 @@ def _target(name: str) -> tuple[str, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..api.authoring import ScaffoldError, new_program
+    from ..api.programs import ProgramNotFound
     from ..io_atomic import atomic_write_text
-    from ..programs import ProgramNotFound, resolve_program_path
-    from ..scaffold import ScaffoldError, renamed_copy, template
 
     controller, path = _target(args.name)
     try:
-        if args.source is None:
-            text = template(controller)
-        else:
-            try:
-                origin = resolve_program_path(args.source)
-                source = origin.read_text(encoding="utf-8")
-            except ProgramNotFound as exc:
-                raise CliError(str(exc), EXIT_USAGE) from None
-            except (OSError, UnicodeDecodeError) as exc:
-                raise CliError(f"{args.source}: cannot read: {exc}", EXIT_USAGE) from None
-            shown = str(origin) if Path(args.source).is_file() else f"stdlib/{origin.name}"
-            text = renamed_copy(source, controller, shown)
+        text = new_program(controller, start_from=args.source)
     except ScaffoldError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+    except ProgramNotFound as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.source}: cannot read: {exc}", EXIT_USAGE) from None
     if args.stdout:
         print(text, end="")
         return EXIT_OK

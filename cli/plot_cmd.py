@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .console import new_table, print_table
 from .errors import EXIT_OK, EXIT_USAGE, CliError
 from .sweep_cmd import print_headline, summary_console
 
-METRICS: dict[str, str] = {"tokens": "avg_tokens", "seq": "avg_seq_tokens"}
+METRICS: dict[str, Literal["tokens", "seq_tokens"]] = {"tokens": "tokens", "seq": "seq_tokens"}
+"""--metric -> the API's metric (total or sequential tokens)."""
 
 
 def add_parser(sub: Any) -> None:
@@ -49,9 +50,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweeps.figures import FigureFormatError, figure_format
-    from ..sweeps.headline import headline
-    from ..sweeps.results import ResultsError, read_tidy_csv
+    from ..api.figures import (
+        FigureFormatError,
+        ResultsError,
+        figure_format,
+        headline,
+        read_results,
+        save_plot,
+    )
 
     out = Path(args.out)
     try:
@@ -59,28 +65,26 @@ def run(args: argparse.Namespace) -> int:
     except FigureFormatError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     try:
-        rows = read_tidy_csv(args.results)
+        rows = read_results(args.results)
     except ResultsError as exc:
         raise CliError(str(exc)) from None
     except UnicodeDecodeError:
         raise CliError(f"{args.results}: not UTF-8 text") from None
     except OSError as exc:
         raise CliError(f"{args.results}: cannot read: {exc.strerror or exc}", EXIT_USAGE) from None
-    try:
-        from ..sweeps.plot import plot_mean, plot_results
-    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
-        raise CliError(f"plotting needs matplotlib ({exc})", EXIT_USAGE) from None
     if args.trajectory:
         return draw_trajectory(rows, args.trajectory.split(","), args.beta, out)
-    draw = plot_mean if args.mean else plot_results
     try:
-        draw(
+        save_plot(
             rows,
             out,
-            metric="avg_seq_tokens" if args.metric == "seq" else "avg_tokens",
+            metric=METRICS[args.metric],
+            compact=args.mean,
             baselines=not args.no_baselines,
             title=args.title,
         )
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
+        raise CliError(f"plotting needs matplotlib ({exc})", EXIT_USAGE) from None
     except OSError as exc:
         raise CliError(f"{out}: cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
     console = summary_console()
@@ -95,16 +99,16 @@ def draw_trajectory(
 ) -> int:
     """Plot the trajectory (to each of `out`) and print its points once
     (shared with `sweep --trajectory`)."""
-    from ..sweeps.trajectory import TrajectoryError, plot_trajectory, trajectory_points
+    from ..api.figures import TrajectoryError, save_trajectory, trajectory
 
     try:
-        points = trajectory_points(rows, [p.strip() for p in programs if p.strip()], beta)
+        points = trajectory(rows, programs, beta)
     except TrajectoryError as exc:
         raise CliError(str(exc)) from None
     outs = out if isinstance(out, list) else [out]
     for path in outs:
         try:
-            plot_trajectory(points, path, beta=beta)
+            save_trajectory(points, path, beta=beta)
         except OSError as exc:
             raise CliError(f"{path}: cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
     console = summary_console()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import time
 from typing import TYPE_CHECKING, Any
@@ -26,11 +25,13 @@ from .console import dim, new_table, print_table, stderr_console, stdout_console
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from ..checker import CheckReport
-    from ..interpreter import ProgramRunner
+    from ..api.evaluation import RunResult
+    from ..api.execution import Executor
+    from ..api.programs import CheckReport, Program
+    from ..api.replay_stores import ReplayStore
     from .console import Console
 
-TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS (a test checks)
+TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.api.TRACE_LEVELS (a test checks)
 
 
 def add_parser(sub: Any) -> None:
@@ -94,20 +95,20 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _check_first(args: argparse.Namespace, runner: ProgramRunner, beta: float, params: Any) -> Any:
+def _check_first(args: argparse.Namespace, program: Program, beta: float, params: Any) -> Any:
     """The checker's verdict on the program at this β and params: refuse on
     errors (exit 1, diagnostics on stderr), mention warnings in one line."""
-    from ..runs import check_before_run
+    from ..api.programs import check
 
     err = stderr_console()
     started = time.perf_counter()
-    report: CheckReport = check_before_run(runner, beta, params)
+    report: CheckReport = check(program, beta=beta, params=params)
     seconds = time.perf_counter() - started
     if report.errors:
         write_plain(err, report.render() + "\n")
         n = len(report.errors)
         raise CliError(
-            f"{runner.path}: check found {n} error{'s' * (n != 1)}; nothing was run "
+            f"{program.path}: check found {n} error{'s' * (n != 1)}; nothing was run "
             "(--no-check runs it anyway)",
             EXIT_INVALID,
         )
@@ -130,21 +131,18 @@ def _check_first(args: argparse.Namespace, runner: ProgramRunner, beta: float, p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..provenance import ProgramRef, StoreRef, provenance
-    from ..runs import total_row, write_run_files
+    from ..api.execution import cpu_count
 
     beta = parse_beta(args.beta)
     seeds = parse_seeds(args.seeds)
     params = parse_params(args.param)
-    runner: ProgramRunner = load_program_or_exit(args.program)
-    compile_or_exit(runner, beta, params)
-    check = (
-        {"ok": None, "skipped": True} if args.no_check else _check_first(args, runner, beta, params)
-    )
+    program = load_program_or_exit(args.program)
+    compile_or_exit(program, beta, params)
+    skipped = {"ok": None, "skipped": True}
+    check = skipped if args.no_check else _check_first(args, program, beta, params)
     if args.trace and args.executor != "local":
         raise CliError("--trace writes traces from this process: drop --executor", EXIT_USAGE)
-    specs_stores = load_stores_with_specs(args.store)
-    stores = [store for _, store in specs_stores]
+    stores = load_stores_with_specs(args.store)
     if args.out:  # fail before the work, not after it
         from pathlib import Path
 
@@ -156,46 +154,20 @@ def run(args: argparse.Namespace) -> int:
                 "(checked before running)",
                 EXIT_USAGE,
             ) from None
-    records: list[str] = []
-    with cluster_executor(args, args.jobs or _cores()) as executor:
-        if executor is not None:
-            rows = _rows_on(executor, runner, specs_stores, beta, params, seeds, args)
-        else:
-            rows = _rows_here(runner, stores, beta, params, seeds, args, records)
+    with cluster_executor(args, args.jobs or cpu_count()) as executor:
+        result = _evaluate(program, stores, beta, params, seeds, args, executor)
     if args.trace:
         from ..io_atomic import atomic_write_lines
 
         try:
-            atomic_write_lines(args.trace, records)
+            atomic_write_lines(args.trace, result.traces)
         except OSError as exc:
             raise CliError(f"{args.trace}: cannot write trace: {exc.strerror or exc}", 2) from None
-    knobs = runner.compile(beta, params).constants
-    from ..ast import program_hash
-
-    engines = sorted({str(r["engine"]) for r in rows})
-    doc: dict[str, Any] = {
-        "program": runner.path,
-        "controller": runner.program.name,
-        "beta": beta,
-        "params": {k: knobs[k] for k in params},  # typed, as the program read them
-        "knobs": knobs,
-        "engine": engines,
-        "check": check,
-        "results": rows,
-        "total": total_row(rows),
-        "provenance": provenance(
-            getattr(args, "argv", None),
-            programs=[ProgramRef(runner.program.name, runner.path, program_hash(runner.program))],
-            stores=[StoreRef(s.name, s.content_hash, s.synthetic) for s in stores],
-            seeds=seeds,
-            backend=args.backend or os.environ.get("TTS_DSL_BACKEND") or "auto",
-            engines=[r["engine"] for r in rows],
-        ),
-    }
+    doc = result.to_json(argv=getattr(args, "argv", None), check=check)
     written = []
     if args.out:
         try:
-            written = write_run_files(args.out, doc)
+            written = result.save(args.out, doc)
         except OSError as exc:
             raise CliError(
                 f"{args.out}: cannot write results: {exc.strerror or exc}", EXIT_USAGE
@@ -204,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return EXIT_OK
     out = stdout_console()
-    _print_table(out, runner, beta, knobs, rows)
-    out.print(dim(f"engine: {', '.join(engines)}"), soft_wrap=True)
+    _print_table(out, program, beta, result.knobs, result.rows, result.total)
+    out.print(dim(f"engine: {', '.join(result.engines)}"), soft_wrap=True)
     if args.trace:
         out.print(dim(f"traces written to {args.trace}"), soft_wrap=True)
     if written:
@@ -213,103 +185,49 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _rows_here(
-    runner: ProgramRunner,
-    stores: list[Any],
+def _evaluate(
+    program: Program,
+    stores: list[tuple[str, ReplayStore]],
     beta: float,
     params: dict[str, str],
     seeds: tuple[int, ...],
     args: argparse.Namespace,
-    records: list[str],
-) -> list[dict[str, Any]]:
-    """Store after store in this process, with progress per episode (and
-    traces into `records` with --trace)."""
-    from ..engines import BackendError
-    from ..runs import evaluate_store, result_row, sc64_tokens
-    from ..runtime import EpisodeFault
+    executor: Executor | None,
+) -> RunResult:
+    """`api.evaluate` with a progress bar: episodes in this process (and
+    traces with --trace), stores on an executor."""
+    from ..api.evaluation import EpisodeFault, RunError, evaluate
+    from ..api.execution import BackendError
     from .progress import ProgressReporter
 
-    rows: list[dict[str, Any]] = []
-    episodes = len(seeds) * sum(len(s) for s in stores)
-    backend = args.backend
-    with ProgressReporter(stderr_console(), unit="episodes") as bar:
-        bar.start(f"{runner.program.name} β={beta:g}", episodes)
-        base = 0
-        for i, store in enumerate(stores):
-            where = f"{store.name} ({i + 1}/{len(stores)})" if len(stores) > 1 else store.name
-            traces: list[list[dict[str, Any]]] | None = [] if args.trace else None
-            started = time.perf_counter()
+    desc = f"{program.name} β={beta:g}"
+    if executor is not None:
+        desc += f" (ray, {executor.workers} CPUs)"
+    with ProgressReporter(stderr_console(), unit="stores" if executor else "episodes") as bar:
 
-            def advance(done: int, base: int = base, where: str = where) -> None:
-                bar.update(base + done, note=where)
+        def progress(done: int, total: int, note: str) -> None:
+            if done == 0 and not note:
+                bar.start(desc, total)
+            else:
+                bar.update(done, note=note)
 
-            try:
-                ev = evaluate_store(
-                    runner,
-                    store,
-                    beta,
-                    params,
-                    seeds,
-                    backend=backend,
-                    traces=traces,
-                    progress=advance,
-                )
-                wall = time.perf_counter() - started
-                sc64 = None
-                if not args.no_baseline:
-                    bar.update(base + len(seeds) * len(store), note=f"SC@64 on {store.name}")
-                    sc64 = sc64_tokens(store, seeds, backend)
-            except EpisodeFault as fault:
-                raise CliError(f"run-time error: {fault}") from None
-            except BackendError as exc:
-                raise CliError(str(exc)) from None
-            base += len(seeds) * len(store)
-            rows.append(result_row(store, ev, sc64, wall))
-            if traces is not None:
-                from ..trace import evaluation_records
-
-                records.extend(evaluation_records(store, ev, traces, args.trace_level))
-    return rows
-
-
-def _rows_on(
-    executor: Any,
-    runner: ProgramRunner,
-    stores: list[tuple[str, Any]],
-    beta: float,
-    params: dict[str, str],
-    seeds: tuple[int, ...],
-    args: argparse.Namespace,
-) -> list[dict[str, Any]]:
-    """One task per store on the executor; the rows in store order."""
-    from ..run_stores import run_on_stores
-    from .progress import ProgressReporter
-
-    got: dict[int, dict[str, Any]] = {}
-    with ProgressReporter(stderr_console(), unit="stores") as bar:
-        bar.start(f"{runner.program.name} β={beta:g} (ray, {executor.workers} CPUs)", len(stores))
-        for index, row in run_on_stores(
-            executor,
-            runner,
-            stores,
-            beta,
-            params,
-            seeds,
-            backend=args.backend,
-            baseline=not args.no_baseline,
-        ):
-            if isinstance(row, str):
-                raise CliError(row)
-            got[index] = row
-            bar.update(len(got), note=str(row["store"]))
-    return [got[i] for i in range(len(stores))]
+        try:
+            return evaluate(
+                program,
+                stores,
+                beta=beta,
+                params=params,
+                seeds=seeds,
+                backend=args.backend,
+                sc64=not args.no_baseline,
+                trace_level=args.trace_level if args.trace else None,
+                executor=executor,
+                progress=progress,
+            )
+        except EpisodeFault as fault:
+            raise CliError(f"run-time error: {fault}") from None
+        except (BackendError, RunError) as exc:
+            raise CliError(str(exc)) from None
 
 
 def _short(name: str, terminal: bool) -> str:
@@ -319,15 +237,14 @@ def _short(name: str, terminal: bool) -> str:
 
 def _print_table(
     console: Console,
-    runner: ProgramRunner,
+    program: Program,
     beta: float,
     knobs: dict[str, Any],
     rows: list[dict[str, Any]],
+    t: dict[str, Any],
 ) -> None:
-    from ..runs import total_row
-
     term = console.is_terminal
-    table = new_table(console, title=f"{runner.program.name} at β = {beta:g}")
+    table = new_table(console, title=f"{program.name} at β = {beta:g}")
     table.add_column("store", overflow="fold")  # numbers keep their width
     for col in ("acc %", "tokens", "seq tok", "vs SC@64", "opened", "depth", "wall s"):
         table.add_column(col, justify="right", no_wrap=True)
@@ -348,7 +265,6 @@ def _print_table(
             f"{r['wall_seconds']:.1f}",
         )
     if len(rows) > 1:
-        t = total_row(rows)
         if term:
             table.add_section()
         table.add_row(

@@ -9,20 +9,28 @@ module only wires arguments to it."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..io_atomic import atomic_write_text
-from ..search import render, session
-from ..search.config import DEFAULT_BETAS, DEFAULT_N_SEEDS, DEFAULT_SEEDS, PROPOSERS
-from ..search.heldout import baseline_ids, evaluate_heldout
-from ..search.history import HISTORY_FILE, History
-from ..search.loop import BackendDown, Search, SeedError
-from ..search.objective import parse_objective
-from ..search.report import PLOT_FILE, frontier_rows, heldout_report, lineage, plot_progress
-from ..search.view import search_state
+from ..api import search as api
+from ..api.search import (
+    HISTORY_FILE,
+    PICK_FILE,
+    PLOT_FILE,
+    PROPOSERS,
+    BackendDown,
+    History,
+    SearchConfig,
+    SearchReporter,
+    SeedError,
+    SetupError,
+)
+from ..api.search import SEARCH_BETAS as DEFAULT_BETAS
+from ..api.search import SEARCH_N_SEEDS as DEFAULT_N_SEEDS
+from ..api.search import SEARCH_SEEDS as DEFAULT_SEEDS
 from .common import (
     add_backend_argument,
     add_executor_arguments,
@@ -34,7 +42,6 @@ from .common import (
 from .console import dim, rich_console, styled
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
-PICK_FILE = "final_pick.tts"
 EXIT_BACKEND = 3
 """The LLM backend failed; the round stays open for --resume."""
 
@@ -262,11 +269,11 @@ def add_parser(sub: Any) -> None:
     r.set_defaults(handler=run_report)
 
 
-def _setup(call: Any, *args: Any) -> Any:
+def _setup(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a setup step; its errors become CLI errors with exit codes."""
     try:
-        return call(*args)
-    except session.SetupError as exc:
+        return call(*args, **kwargs)
+    except SetupError as exc:
         if exc.details:
             stderr_console().out(exc.details + "\n")
         raise CliError(str(exc), EXIT_INVALID if exc.kind == "invalid" else EXIT_USAGE) from None
@@ -284,44 +291,38 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{out}: no search to resume (no {HISTORY_FILE})", EXIT_USAGE)
     if not args.resume and path.exists():
         raise CliError(f"{out}: holds a search already; pass --resume or another --out", EXIT_USAGE)
-    from ..search.cells import warm_up
-
     history = None
     if args.resume:
-        history = _setup(session.open_history, path)
-        config = _setup(session.resumed_config, history, opts)
+        history = _setup(api.open_search, out)
+        config = _setup(api.resume_search, history, opts)
     else:
-        config = _setup(session.build_config, opts, parse_seeds)
-        _setup(session.check_seeds, config.seed_programs)
-        _setup(session.probe_stores, config)
+        config = _setup(api.configure_search, opts, parse_seeds=parse_seeds)
     # The cluster first: a search that cannot reach it leaves no history behind.
-    with cluster_executor(args, args.jobs or 1, initializer=warm_up) as executor:
+    with cluster_executor(args, args.jobs or 1, initializer=api.search_worker_setup) as executor:
         if history is None:
-            history = _setup(session.open_history, path, True)
-            _setup(session.init_history, history, config)
+            history = _setup(api.start_search, out, config)
         with history:
             return _search(out, history, config, args, executor)
 
 
 def _search(
-    out: Path, history: History, config: Any, args: argparse.Namespace, executor: Any
+    out: Path, history: History, config: SearchConfig, args: argparse.Namespace, executor: Any
 ) -> int:
-    console = render.stdout_console()
+    console = api.search_console()
     err = stderr_console()
-    reporter = render.Reporter(console, rich_console(err), quiet=bool(args.json))
-    llm = _setup(session.make_llm, config, history, lambda m: err.print(styled(m, "yellow")))
-    search = Search(
-        out,
-        history,
-        config,
-        reporter=reporter,
-        jobs=args.jobs or 1,
-        llm=llm,
-        backend=args.backend,
-        executor=executor,  # None: the search's own local pool
-    )
+    reporter = SearchReporter(console, rich_console(err), quiet=bool(args.json))
     try:
-        pick = search.run()
+        result = _setup(
+            api.run_search,
+            out,
+            history,
+            config,
+            reporter=reporter,
+            jobs=args.jobs or 1,
+            backend=args.backend,
+            executor=executor,
+            warn=lambda m: err.print(styled(m, "yellow")),
+        )
     except SeedError as exc:
         raise CliError(str(exc)) from None
     except BackendDown as exc:
@@ -334,17 +335,14 @@ def _search(
         return 130
     finally:
         reporter.close()
-    state = search.state()
-    if pick is not None:
-        atomic_write_text(out / PICK_FILE, history.program(pick).source)
+    state, pick = result.state, result.pick
     if args.json:
-        print(json.dumps(render.summary_json(history, state, pick), indent=2))
+        print(json.dumps(api.search_summary(history, state, pick), indent=2))
         return EXIT_OK
-    render.print_pick(console, history, state, pick)
-    if pick is not None and history.stores("heldout"):
-        rep = heldout_report(history, pick, baseline_ids(history), search.objective)
-        if rep is not None:
-            render.print_heldout(console, rep)
+    api.print_search_pick(console, history, state, pick)
+    rep = api.search_heldout(history, result)
+    if rep is not None:
+        api.print_search_heldout(console, rep)
     console.print(
         dim(
             f"final pick: {out / PICK_FILE}; history: {out / HISTORY_FILE}; "
@@ -357,39 +355,21 @@ def _search(
 def _dry_run(args: argparse.Namespace) -> int:
     """Print the prompt of the next round; call no LLM, write nothing to --out."""
     out = Path(args.out) if args.out else None
-    if args.resume:
-        if out is None or not (out / HISTORY_FILE).is_file():
-            raise CliError("--dry-run --resume needs --out DIR holding a search", EXIT_USAGE)
-        with _setup(session.open_history, out / HISTORY_FILE) as history:
-            config = _setup(session.stored_config, history)
-            search = Search(out, history, config, backend=args.backend)
-            try:
-                prompt = search.first_prompt()
-            finally:
-                search.close()
-    else:
-        config = _setup(session.build_config, vars(args), parse_seeds)
-        _setup(session.check_seeds, config.seed_programs)
-        with tempfile.TemporaryDirectory(prefix="tts-dsl-search-dry-") as tmp:
-            scratch = Path(tmp)
-            with History(scratch / HISTORY_FILE, create=True) as history:
-                _setup(session.init_history, history, config)
-                err = stderr_console()
-                search = Search(
-                    scratch,
-                    history,
-                    config,
-                    reporter=render.Reporter(rich_console(err), rich_console(err), False),
-                    jobs=args.jobs or 1,
-                    backend=args.backend,
-                )
-                try:
-                    search.evaluate_seeds()
-                    prompt = search.first_prompt()
-                except SeedError as exc:
-                    raise CliError(str(exc)) from None
-                finally:
-                    search.close()
+    if args.resume and (out is None or not (out / HISTORY_FILE).is_file()):
+        raise CliError("--dry-run --resume needs --out DIR holding a search", EXIT_USAGE)
+    err = stderr_console()
+    try:
+        prompt, config = _setup(
+            api.search_prompt,
+            vars(args),
+            out=out if args.resume else None,
+            jobs=args.jobs or 1,
+            backend=args.backend,
+            reporter=SearchReporter(rich_console(err), rich_console(err), False),
+            parse_seeds=parse_seeds,
+        )
+    except SeedError as exc:
+        raise CliError(str(exc)) from None
     if not config.uses_llm:
         stderr_console().print(
             dim("offline proposer: no LLM sees this prompt; shown for inspection")
@@ -400,50 +380,29 @@ def _dry_run(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     out = Path(args.dir)
-    with _setup(session.open_history, out / HISTORY_FILE) as history:
-        config = _setup(session.stored_config, history)
-        objective = parse_objective(config.objective)
-        state = search_state(history, config, objective)
-        final = history.final()
-        pick = final[0] if final else (state.best.id if state.best else None)
-        rep = None
-        if args.heldout:
-            if args.heldout_store:
-                _setup(session.add_heldout_stores, history, args.heldout_store)
-            if not history.stores("heldout"):
-                raise CliError("no held-out stores: pass --heldout-store STORE...", EXIT_USAGE)
-            if pick is None:
-                raise CliError("the search has no scored program yet")
-            from ..executor import make_executor
-
-            with cluster_executor(args, args.jobs or 1) as cluster:
-                ex = cluster or make_executor(args.jobs or 1)
-                try:
-                    base = evaluate_heldout(history, config, ex, pick)
-                finally:
-                    ex.close()
-            rep = heldout_report(history, pick, base, objective)
-        plot = None if args.no_plot else plot_progress(state, pick, out / PLOT_FILE)
-        console = render.stdout_console()
+    with _setup(api.open_search, out) as history:
+        with cluster_executor(args, args.jobs or 1) if args.heldout else _no_cluster() as cluster:
+            try:
+                report = _setup(
+                    api.search_report,
+                    history,
+                    heldout=args.heldout,
+                    heldout_stores=args.heldout_store,
+                    executor=cluster,
+                    jobs=args.jobs or 1,
+                    plot=None if args.no_plot else out / PLOT_FILE,
+                )
+            except ValueError as exc:
+                code = EXIT_USAGE if "held-out stores" in str(exc) else EXIT_INVALID
+                raise CliError(str(exc), code) from None
         if args.json:
-            data = render.summary_json(history, state, pick)
-            data["frontier"] = [{"program": label, **vars(p)} for label, p in frontier_rows(state)]
-            data["lineage"] = [
-                {
-                    "program": p.label,
-                    "proposer": p.proposer,
-                    "round": p.round,
-                    "score": s,
-                    "change": p.rationale,
-                }
-                for p, s in (lineage(history, state, pick) if pick else [])
-            ]
-            data["plot"] = str(plot) if plot else None
-            if rep is not None:
-                data["heldout"] = render.heldout_json(rep)
+            data = api.search_summary(history, report.state, report.pick, report)
             print(json.dumps(data, indent=2, default=str))
             return EXIT_OK
-        render.print_report(console, history, state, pick, plot)
-        if rep is not None:
-            render.print_heldout(console, rep)
+        api.print_search_report(api.search_console(), history, report)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _no_cluster() -> Iterator[None]:
+    yield None

@@ -25,30 +25,21 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..programs import STDLIB_DIR, ProgramNotFound, resolve_program_path, stdlib_names
+    from ..api.programs import ProgramNotFound, stdlib, stdlib_source
 
     if args.stdlib_action == "show":
-        if "/" in args.program or args.program.endswith(".tts"):
-            raise CliError(f"{args.program}: give a stdlib name such as `cmc`", EXIT_USAGE)
         try:
-            path = resolve_program_path(args.program)
+            text = stdlib_source(args.program)
         except ProgramNotFound as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
-        if path.parent != STDLIB_DIR:
-            raise CliError(f"{args.program}: not a stdlib controller", EXIT_USAGE)
-        sys.stdout.write(path.read_text(encoding="utf-8"))
+        sys.stdout.write(text)
         return EXIT_OK
-    from ..parser import parse
-
     out = stdout_console()
     table = new_table(out, title="stdlib controllers")
     table.add_column("name", no_wrap=True)
     table.add_column("lines", justify="right", no_wrap=True)
     table.add_column("description")
-    for name in stdlib_names():
-        source = (STDLIB_DIR / f"{name}.tts").read_text(encoding="utf-8")
-        program = parse(source, name)
-        code = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-        table.add_row(name, str(len(code)), program.description)
+    for entry in stdlib():
+        table.add_row(entry.name, str(entry.lines), entry.description)
     print_table(out, table)
     return EXIT_OK

@@ -22,7 +22,6 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .console import (
@@ -37,7 +36,7 @@ from .console import (
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from ..replay.registry import FetchResult, StoreInfo
+    from ..api.replay_stores import FetchResult, StoreInfo
 
 # The registry's constants, spelt out so that `--help` loads no store code.
 DATA_ENV = "TTS_DSL_DATA"
@@ -171,7 +170,7 @@ def _info_json(info: StoreInfo) -> dict[str, Any]:
 
 
 def _list(*, as_json: bool) -> int:
-    from ..replay.registry import config_file, data_dir, list_stores, store_dirs
+    from ..api.replay_stores import config_file, data_dir, list_stores, store_dirs
 
     infos = list_stores()
     if as_json:
@@ -231,7 +230,7 @@ def _list(*, as_json: bool) -> int:
 
 
 def _add(directory: str, *, as_json: bool) -> int:
-    from ..replay.registry import StoreUnavailable, add_store_dir, config_file, list_stores
+    from ..api.replay_stores import StoreUnavailable, add_store_dir, config_file, list_stores
 
     try:
         path, added = add_store_dir(directory)
@@ -269,7 +268,7 @@ def _is_under(p: Any, root: Any) -> bool:
 
 
 def _remove(directory: str, *, as_json: bool) -> int:
-    from ..replay.registry import config_file, remove_store_dir
+    from ..api.replay_stores import config_file, remove_store_dir
 
     try:
         removed = remove_store_dir(directory)
@@ -287,7 +286,7 @@ def _remove(directory: str, *, as_json: bool) -> int:
 
 
 def _dirs(*, as_json: bool) -> int:
-    from ..replay.registry import config_file, data_dir, store_dirs
+    from ..api.replay_stores import config_file, data_dir, store_dirs
 
     dirs = store_dirs()
     if as_json:
@@ -305,21 +304,11 @@ def _dirs(*, as_json: bool) -> int:
 
 
 def _show(spec: str, *, as_json: bool) -> int:
-    from ..replay.registry import (
-        StoreUnavailable,
-        collected_summary,
-        resolve_store,
-        summarize_store,
-    )
-    from ..replay.store import StoreError
+    from ..api.replay_stores import collection_note, describe_store
+    from .common import store_errors
 
-    try:
-        store = resolve_store(spec)
-    except StoreUnavailable as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    except StoreError as exc:
-        raise CliError(str(exc), EXIT_INVALID) from None
-    s = summarize_store(store)
+    with store_errors():
+        s = describe_store(spec)
     if as_json:
         d = asdict(s)
         d["intervals"] = list(s.intervals)
@@ -350,7 +339,7 @@ def _show(spec: str, *, as_json: bool) -> int:
         ("single-trace accuracy", f"{100 * s.trace_accuracy:.1f} %"),
         ("majority-of-all accuracy", f"{100 * s.majority_accuracy:.1f} %"),
     ]
-    collected = collected_summary(Path(s.source)) if s.source else None
+    collected = collection_note(s)
     if collected:
         rows.append(("collected", collected))
     for key, value in rows:
@@ -381,7 +370,7 @@ def _fetch(args: argparse.Namespace) -> int:
         TransferSpeedColumn,
     )
 
-    from ..replay.registry import fetch_autotts, store_base_url
+    from ..api.replay_stores import fetch_autotts, store_base_url
 
     err = stderr_console()
     base = store_base_url(args.base_url)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,6 @@ from .common import (
     add_backend_argument,
     add_executor_arguments,
     add_store_argument,
-    cluster_executor,
     diagnostics_exit_code,
     int_at_least,
     load_program_or_exit,
@@ -44,25 +42,19 @@ from .console import (
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
-    from ..executor import Executor
-    from ..interpreter import ProgramRunner
-    from ..sweeps.cache import CellMetrics, ResultCache
-    from ..sweeps.grid import Cell, ProgramSpec, StoreSpec
-    from ..sweeps.plot import ProgramHeadline, StoreHeadline
-    from ..sweeps.runner import SweepStats
+    from ..api.execution import Executor
+    from ..api.figures import ProgramHeadline, StoreHeadline
+    from ..api.sweeping import Cell, SweepPlan, SweepResult, SweepStats
     from .console import Console
-
-PROVENANCE_FILE = "provenance.json"
 TRACE_LEVELS = ("off", "actions", "full")  # autotts_dsl.trace.TRACE_LEVELS
 
 _jobs = int_at_least(1)
 
 
 def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    from ..api.execution import cpu_count
+
+    return cpu_count()
 
 
 def add_parser(sub: Any) -> None:
@@ -165,203 +157,99 @@ def _parse_param_items(items: Sequence[str] | None) -> list[tuple[str | None, st
     return out
 
 
-def _label(spec: str) -> str:
-    """A file's stem, or the stdlib name as given."""
-    p = Path(spec)
-    return p.stem if p.is_file() else spec.removesuffix(".tts")
+def _plan(args: argparse.Namespace, betas: Sequence[float], seeds: tuple[int, ...]) -> SweepPlan:
+    """`api.plan_sweep`, its failures as the CLI reports them: diagnostics on
+    stderr, one line, the exit code of the kind of failure."""
+    from ..api.programs import ProgramError
+    from ..api.replay_stores import StoreError, StoreUnavailable
+    from ..api.sweeping import CheckFailed, ParamError, plan_sweep
 
-
-def load_programs(specs: Sequence[str]) -> list[tuple[ProgramRunner, ProgramSpec]]:
-    """Each program once, with a unique label (`cmc`, a file's stem, or
-    `stem#hash` when two different programs share a stem)."""
-    from ..sweeps.grid import program_spec
-
-    out: list[tuple[ProgramRunner, ProgramSpec]] = []
-    seen: set[tuple[str, str]] = set()
-    for spec in specs:
-        runner = load_program_or_exit(spec)
-        label = _label(spec)
-        ps = program_spec(runner, label)
-        if (label, ps.program_hash) in seen:
-            continue
-        if any(s.label == label for _, s in out):
-            ps = program_spec(runner, f"{label}#{ps.program_hash[:6]}")
-        seen.add((label, ps.program_hash))
-        out.append((runner, ps))
-    return out
-
-
-def assign_params(
-    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
-    items: Sequence[tuple[str | None, str, str]],
-) -> dict[str, dict[str, str]]:
-    """label -> overrides, after checking every --param lands somewhere."""
-    from ..diagnostics import did_you_mean
-    from ..sweeps.grid import declared_names
-
-    labels = [s.label for _, s in programs]
-    out: dict[str, dict[str, str]] = {label: {} for label in labels}
-    for scope, name, value in items:
-        if scope is not None:
-            if scope not in out:
-                hint = did_you_mean(scope, labels)
-                raise CliError(
-                    f"--param {scope}:{name}: no program {scope!r} in this sweep"
-                    + (f"; {hint}" if hint else f" (programs: {', '.join(labels)})"),
-                    EXIT_USAGE,
-                )
-            out[scope][name] = value  # the compiler reports unknown names (exit 2)
-            continue
-        targets = [s.label for r, s in programs if name in declared_names(r)]
-        if not targets:
-            names = sorted(set().union(*(declared_names(r) for r, _ in programs)))
-            hint = did_you_mean(name, names)
-            raise CliError(
-                f"--param {name}: no program of this sweep declares a param or knob "
-                f"of that name" + (f"; {hint}" if hint else ""),
-                EXIT_USAGE,
-            )
-        for label in targets:
-            out[label][name] = value
-    return out
-
-
-def _check_first(
-    programs: Sequence[tuple[ProgramRunner, ProgramSpec]], overrides: dict[str, dict[str, str]]
-) -> None:
-    """As `run` does: refuse programs that `check` rejects (with its params),
-    before any cell runs; one line for the warnings."""
-    from ..diagnostics import DiagnosticError
-    from ..runs import check_before_run
-
-    err = stderr_console()
-    failed: list[str] = []
-    warned: list[str] = []
-    for runner, spec in programs:
-        try:
-            runner.compile(0.5, overrides[spec.label])
-        except DiagnosticError:
-            continue  # reported by build_cells, with its exit code
-        report = check_before_run(runner, 0.5, overrides[spec.label])
-        if report.errors:
-            write_plain(err, report.render() + "\n")
-            failed.append(runner.path)
-        elif report.warnings:
-            warned.append(f"{spec.label}: {len(report.warnings)}")
-    if failed:
-        raise CliError(
-            f"check found errors in {', '.join(failed)}; nothing was run "
-            "(--no-check sweeps anyway)",
-            EXIT_INVALID,
-        )
-    if warned:
-        err.print(
-            dim(f"check: ok, with warnings ({'; '.join(warned)}; `tts-dsl check` shows them)"),
-            soft_wrap=True,
-        )
-
-
-def load_store_specs(specs: Sequence[str] | None) -> list[StoreSpec]:
-    """Like `common.load_stores`, keeping the spec each worker resolves."""
-    from ..replay import registry
-    from ..replay.store import StoreError
-    from ..sweeps.grid import store_spec
-
+    items = _parse_param_items(args.param)
+    programs = [load_program_or_exit(spec) for spec in args.programs]
     try:
-        expanded = registry.expand_store_specs(list(specs)) if specs else ["default"]
-        out = []
-        for s in expanded:
-            out.append(store_spec(registry.resolve_store(s), s))
-        return list({st.content_hash + st.name: st for st in out}.values())
+        plan = plan_sweep(
+            programs,
+            args.store or None,
+            betas=betas,
+            params=items,
+            seeds=seeds,
+            baselines=args.baselines,
+            check_first=not args.no_check,
+        )
+    except ParamError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    except CheckFailed as exc:
+        err = stderr_console()
+        for report in exc.reports:
+            write_plain(err, report.render() + "\n")
+        raise CliError(f"{exc} (--no-check sweeps anyway)", EXIT_INVALID) from None
+    except ProgramError as exc:
+        print_diagnostics(exc)
+        raise CliError(
+            f"{exc.path}: {len(exc.diagnostics)} error(s); nothing was run",
+            diagnostics_exit_code(exc.diagnostics),
+        ) from None
     except StoreError as exc:
         missing = exc.reason.startswith(("no such", "cannot read", "unknown store", "not down"))
-        unavailable = isinstance(exc, registry.StoreUnavailable)
+        unavailable = isinstance(exc, StoreUnavailable)
         raise CliError(str(exc), EXIT_USAGE if missing or unavailable else EXIT_INVALID) from None
-
-
-def build_cells(
-    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
-    overrides: dict[str, dict[str, str]],
-    betas: Sequence[float],
-    stores: Sequence[StoreSpec],
-    seeds: Sequence[int],
-    baselines: bool,
-) -> list[Cell]:
-    from ..diagnostics import DiagnosticError
-    from ..programs import load_program
-    from ..sweeps.grid import dedupe_cells, program_cells, reference_and_baseline_cells
-
-    cells: list[Cell] = []
-    for runner, spec in programs:
-        try:
-            cells += program_cells(runner, spec, betas, overrides[spec.label], stores, seeds)
-        except DiagnosticError as exc:
-            print_diagnostics(exc)
-            raise CliError(
-                f"{runner.path}: {len(exc.diagnostics)} error(s); nothing was run",
-                diagnostics_exit_code(exc.diagnostics),
-            ) from None
-    cells += reference_and_baseline_cells(
-        betas, stores, seeds, baselines=baselines, load=load_program
-    )
-    return dedupe_cells(cells)
+    if plan.warnings:
+        warned = "; ".join(f"{label}: {n}" for label, n in plan.warnings.items())
+        stderr_console().print(
+            dim(f"check: ok, with warnings ({warned}; `tts-dsl check` shows them)"),
+            soft_wrap=True,
+        )
+    return plan
 
 
 # ---------------------------------------------------------------------------
 # Running
 
 
-def _cell_text(cell: Cell) -> str:
-    from ..sweeps.grid import params_text
-
-    params = params_text(cell.params)
-    what = f"{cell.program.label} β={cell.beta:g}" + (f" {params}" if params else "")
-    return f"{what} · {cell.store.name}"
-
-
 def _run_with_progress(
-    cells: Sequence[Cell],
-    cache: ResultCache,
-    jobs: int | None,
-    fresh: bool,
-    err: Console,
-    executor: Executor | None = None,
-) -> tuple[dict[str, CellMetrics], SweepStats]:
-    from ..sweeps.runner import Outcome, run_sweep
+    args: argparse.Namespace, plan: SweepPlan, out_dir: Path, err: Console
+) -> SweepResult:
+    from ..api.execution import ExecutorError, cpu_count
+    from ..api.sweeping import CACHE_FILE, CacheError, CellOutcome, cell_text, run_sweep_plan
     from .progress import ProgressReporter
 
+    jobs = args.jobs
     with ProgressReporter(err, unit="cells", transient=False) as bar:
 
-        def on_start(to_compute: int, cached: int) -> None:
+        def on_start(to_compute: int, cached: int, executor: Executor | None) -> None:
             if to_compute == 0:
                 return
             if executor is not None:
                 desc = f"sweep (ray, {executor.workers} CPUs"
             else:
-                n_jobs = min(jobs or _cores(), to_compute)
+                n_jobs = min(jobs or cpu_count(), to_compute)
                 desc = f"sweep ({n_jobs} job{'s' if n_jobs > 1 else ''}"
             desc += f", {cached} cached)" if cached else ")"
             bar.start(desc, to_compute)
 
-        def on_result(cell: Cell, outcome: Outcome, done: int, total: int) -> None:
+        def on_result(cell: Cell, outcome: CellOutcome, done: int, total: int) -> None:
             mark = "" if outcome.metrics is not None else "failed: "
-            bar.update(done, note=mark + _cell_text(cell))
+            bar.update(done, note=mark + cell_text(cell))
 
-        return run_sweep(
-            cells,
-            cache,
-            jobs=jobs,
-            fresh=fresh,
-            on_start=on_start,
-            on_result=on_result,
-            executor=executor,
-        )
+        try:
+            return run_sweep_plan(
+                plan,
+                out_dir / CACHE_FILE,
+                jobs=jobs,
+                fresh=args.fresh,
+                executor=getattr(args, "executor", "local"),
+                address=getattr(args, "ray_address", None),
+                backend=args.backend,
+                on_start=on_start,
+                on_result=on_result,
+            )
+        except (CacheError, ExecutorError) as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engines import BACKEND_ENV
-    from ..sweeps.figures import FigureFormatError, parse_formats
-    from ..sweeps.grid import GridError, parse_betas
+    from ..api.evaluation import GridError, parse_betas
+    from ..api.figures import FigureFormatError, parse_formats
 
     try:
         betas = parse_betas(args.betas)
@@ -369,86 +257,19 @@ def run(args: argparse.Namespace) -> int:
     except (GridError, FigureFormatError) as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     seeds = parse_seeds(args.seeds)
-    items = _parse_param_items(args.param)
-    programs = load_programs(args.programs)
-    overrides = assign_params(programs, items)
-    if not args.no_check:
-        _check_first(programs, overrides)
-    stores = load_store_specs(args.store)
-    cells = build_cells(programs, overrides, betas, stores, seeds, args.baselines)
-    # Workers inherit the environment. Results do not depend on the engine, so
-    # cached cells stay valid whichever engine computed them.
-    requested = args.backend or os.environ.get(BACKEND_ENV)
-    backend = requested or "auto"
-    before = os.environ.get(BACKEND_ENV)
-    os.environ[BACKEND_ENV] = backend
-    try:
-        return _run_cells(args, betas, seeds, cells, programs, formats, requested or "auto")
-    finally:
-        if before is None:
-            del os.environ[BACKEND_ENV]
-        else:
-            os.environ[BACKEND_ENV] = before
+    plan = _plan(args, betas, seeds)
+    return _run_cells(args, plan, formats)
 
 
-def _provenance(
-    args: argparse.Namespace,
-    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
-    cells: Sequence[Cell],
-    seeds: Sequence[int],
-    betas: Sequence[float],
-    backend: str,
-    metrics: dict[str, CellMetrics],
-    stats: SweepStats,
-) -> dict[str, Any]:
-    from ..provenance import ProgramRef, StoreRef, provenance
-
-    stores = list({c.store.content_hash + c.store.name: c.store for c in cells}.values())
-    doc = provenance(
-        getattr(args, "argv", None),
-        programs=[ProgramRef(s.label, r.path, s.program_hash) for r, s in programs],
-        stores=[StoreRef(s.name, s.content_hash, s.synthetic) for s in stores],
-        seeds=seeds,
-        backend=backend,
-        engines=[m.backend for m in metrics.values() if m.backend],
-    )
-    doc["betas"] = list(betas)
-    doc["cells"] = {"total": stats.total, "computed": stats.computed, "cached": stats.cached}
-    return doc
-
-
-def _run_cells(
-    args: argparse.Namespace,
-    betas: Sequence[float],
-    seeds: tuple[int, ...],
-    cells: list[Cell],
-    programs: Sequence[tuple[ProgramRunner, ProgramSpec]],
-    formats: Sequence[str],
-    backend: str,
-) -> int:
-    from ..io_atomic import atomic_write_text
-    from ..sweeps.cache import CACHE_FILE, CacheError, ResultCache
-    from ..sweeps.headline import SUMMARY_COLUMNS, headline, summary_table
-    from ..sweeps.results import (
-        RESULTS_FILE,
-        SUMMARY_FILE,
-        tidy_rows,
-        write_csv,
-        write_matrix,
-        write_tidy_csv,
-    )
+def _run_cells(args: argparse.Namespace, plan: SweepPlan, formats: Sequence[str]) -> int:
+    from ..api.sweeping import CACHE_FILE, cell_text, write_sweep_files
 
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"--out {out_dir}: exists and is not a directory", EXIT_USAGE)
     err = stderr_console()
-    with cluster_executor(args, args.jobs or _cores()) as executor:
-        try:
-            cache = ResultCache(out_dir / CACHE_FILE)
-        except CacheError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from None
-        with cache:
-            metrics, stats = _run_with_progress(cells, cache, args.jobs, args.fresh, err, executor)
+    result = _run_with_progress(args, plan, out_dir, err)
+    stats = result.stats
     if stats.interrupted:
         err.print(
             f"interrupted: {stats.cached + stats.computed} of {stats.total} cells done and "
@@ -457,54 +278,42 @@ def _run_cells(
             soft_wrap=True,
         )
         return 130
-    rows = tidy_rows(cells, metrics)
-    per_store, per_program = headline(rows)
-    prov = _provenance(args, programs, cells, seeds, betas, backend, metrics, stats)
-    files: list[Path] = []
+    rows = result.rows
+    per_store, per_program = result.headline()
     try:
-        files.append(write_tidy_csv(out_dir / RESULTS_FILE, rows))
-        files.append(
-            write_csv(
-                out_dir / SUMMARY_FILE,
-                SUMMARY_COLUMNS,
-                summary_table(per_store, per_program, rows),
-            )
+        written = write_sweep_files(
+            result,
+            out_dir,
+            plots=not args.no_plot,
+            formats=formats,
+            argv=getattr(args, "argv", None),
+            jobs=args.jobs or _cores(),
         )
-        files += write_matrix(out_dir, cells, metrics)
-        if not args.no_plot and rows:
-            files += _plots(
-                rows,
-                out_dir,
-                baselines=args.baselines,
-                formats=formats,
-                jobs=args.jobs or _cores(),
-            )
-        atomic_write_text(out_dir / PROVENANCE_FILE, json.dumps(prov, indent=2) + "\n")
-        files.append(out_dir / PROVENANCE_FILE)
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
+        raise CliError(f"plotting needs matplotlib ({exc}); use --no-plot", EXIT_USAGE) from None
     except OSError as exc:
         raise CliError(
             f"{out_dir}: cannot write results: {exc.strerror or exc}", EXIT_USAGE
         ) from None
-    for key, text in stats.errors.items():
-        cell = next(c for c in cells if c.key == key)
-        print_error(err, f"{_cell_text(cell)}: {text}")
+    files = written.files
+    for cell, text in result.errors():
+        print_error(err, f"{cell_text(cell)}: {text}")
     if args.traces and not stats.failed:
-        swept = [c for c in cells if c.role == "sweep"]  # not the SC@64 reference or baselines
-        traced = _write_traces(out_dir, swept, args.trace_level, err)
+        traced = _write_traces(out_dir, result, args.trace_level, err)
         if traced is None:
             return 130
         files += traced
     if args.json:
-        print(json.dumps(_json(stats, files, per_store, per_program, prov), indent=2))
+        print(json.dumps(_json(stats, files, per_store, per_program, written.provenance), indent=2))
     else:
         console = summary_console()
-        print_headline(console, per_store, per_program, betas=betas, n_seeds=len(seeds))
+        print_headline(console, per_store, per_program, betas=plan.betas, n_seeds=len(plan.seeds))
         _print_footer(console, stats, files, out_dir)
     if args.trajectory and rows and not stats.failed:
         from .plot_cmd import draw_trajectory
 
         outs = [out_dir / f"trajectory.{fmt}" for fmt in formats]
-        draw_trajectory(rows, list(args.programs), max(betas), outs)
+        draw_trajectory(rows, list(args.programs), max(plan.betas), outs)
     if stats.failed:
         print_error(
             err,
@@ -516,28 +325,29 @@ def _run_cells(
 
 
 def _write_traces(
-    out_dir: Path, cells: Sequence[Cell], level: Any, err: Console
+    out_dir: Path, result: SweepResult, level: str, err: Console
 ) -> list[Path] | None:
-    """Trace files for every cell; None when interrupted (finished files stay)."""
-    from ..runtime import EpisodeFault
-    from ..sweeps.traces import TRACES_DIR, write_cell_traces
+    """Trace files for every swept cell; None when interrupted (finished files stay)."""
+    from ..api.evaluation import EpisodeFault
+    from ..api.sweeping import TRACES_DIR, cell_text, write_sweep_traces
     from .progress import ProgressReporter
 
+    total = sum(1 for c in result.plan.cells if c.role == "sweep")
     done = 0
     with ProgressReporter(err, unit="cells") as bar:
-        bar.start("traces", len(cells))
+        bar.start("traces", total)
 
         def advance(cell: Cell, written: bool) -> None:
             nonlocal done
             done += 1
-            bar.update(done, note=_cell_text(cell))
+            bar.update(done, note=cell_text(cell))
 
         try:
-            paths = write_cell_traces(out_dir, cells, level, on_cell=advance)
+            return write_sweep_traces(out_dir, result, level, on_cell=advance)
         except KeyboardInterrupt:
             bar.stop()
             err.print(
-                f"interrupted: {done} of {len(cells)} trace files are complete under "
+                f"interrupted: {done} of {total} trace files are complete under "
                 f"{out_dir / TRACES_DIR}; run the same command again to write the rest",
                 soft_wrap=True,
             )
@@ -546,17 +356,6 @@ def _write_traces(
             raise CliError(f"run-time error while tracing: {fault}") from None
         except OSError as exc:
             raise CliError(f"{out_dir}: cannot write traces: {exc.strerror or exc}") from None
-    return sorted({p.parent.parent.parent for p in paths})
-
-
-def _plots(
-    rows: list[dict[str, Any]], out_dir: Path, *, baselines: bool, formats: Sequence[str], jobs: int
-) -> list[Path]:
-    try:
-        from ..sweeps.plot import draw_sweep_figures
-    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
-        raise CliError(f"plotting needs matplotlib ({exc}); use --no-plot", EXIT_USAGE) from None
-    return draw_sweep_figures(rows, out_dir, baselines=baselines, formats=formats, jobs=jobs)
 
 
 # ---------------------------------------------------------------------------

@@ -63,3 +63,33 @@ def test_check_reports_render_as_html() -> None:
     html = report._repr_html_()
     assert "cmc" in html and "<table" in html
     assert "<table" in tts.load("cmc")._repr_html_()
+
+
+def test_every_export_resolves_to_its_module() -> None:
+    """The lazy table of `autotts_dsl.api` is each module's `__all__`, no
+    more and no less, and every name loads (from the package too)."""
+    import importlib
+    import pkgutil
+
+    import autotts_dsl.api as api
+
+    modules = [m.name for m in pkgutil.iter_modules(api.__path__)]
+    declared: dict[str, str] = {}
+    for name in modules:
+        module = importlib.import_module(f"autotts_dsl.api.{name}")
+        for export in module.__all__:
+            declared.setdefault(export, name)
+    assert declared == api.EXPORTS
+    for export in api.EXPORTS:
+        assert getattr(api, export) is getattr(tts, export), export
+    # A submodule named like a function would replace it once imported.
+    assert not set(modules) & set(api.EXPORTS), set(modules) & set(api.EXPORTS)
+
+
+def test_api_functions_are_documented() -> None:
+    """docs/api.md names every public function and type of the API."""
+    import autotts_dsl.api as api
+
+    doc = DOC.read_text(encoding="utf-8")
+    missing = [n for n in api.EXPORTS if f"`{n}" not in doc]
+    assert not missing, missing

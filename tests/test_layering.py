@@ -130,3 +130,94 @@ def test_the_graph_sees_known_edges() -> None:
     assert "autotts_dsl.replay.protocol" in graph["autotts_dsl.reference"]
     assert "autotts_dsl.cli.errors" in graph["autotts_dsl.cli.common"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+# ---------------------------------------------------------------------------
+# The CLI wires the public API (issue 18): it parses arguments, renders and
+# picks exit codes; everything it computes comes from `autotts_dsl.api`.
+
+CLI_MAY_IMPORT: dict[str, str] = {
+    "autotts_dsl.__version__": "`tts-dsl --version`",
+    "autotts_dsl.io_atomic": "the atomic writer the CLI writes what it renders with "
+    "(`--json` documents, `--trace` files); it imports nothing of the library",
+    "autotts_dsl.diagnostics.did_you_mean": "the `did you mean` hint of an unknown command",
+}
+"""The only library modules (any name from them) or single names a CLI
+module may import besides `autotts_dsl.api` and its submodules, each with
+why."""
+
+
+def all_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, target) of every import in the file, at any depth: module
+    level, inside functions, under TYPE_CHECKING. A `from M import n`
+    yields `M.n` (a name or a submodule; the allowlist may name either)."""
+    name = module_name(path)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                target = resolve(name, path.name == "__init__.py", node.level, node.module)
+            else:
+                target = node.module or ""
+            found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
+    return found
+
+
+def cli_violations(paths: list[Path]) -> list[str]:
+    bad = []
+    for path in paths:
+        for line, target in all_imports(path):
+            if not (target == "autotts_dsl" or target.startswith("autotts_dsl.")):
+                continue  # the standard library and third-party packages
+            if target == "autotts_dsl.api" or target.startswith(
+                ("autotts_dsl.api.", "autotts_dsl.cli.")
+            ):
+                continue
+            if any(target == ok or target.startswith(ok + ".") for ok in CLI_MAY_IMPORT):
+                continue
+            bad.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {target}")
+    return bad
+
+
+def cli_files() -> list[Path]:
+    return [p for p in package_files() if module_name(p).startswith("autotts_dsl.cli")]
+
+
+def test_the_cli_imports_only_the_public_api() -> None:
+    bad = cli_violations(cli_files())
+    assert not bad, "CLI modules import library internals:\n" + "\n".join(bad)
+
+
+def test_the_cli_check_sees_function_level_imports(tmp_path: Path) -> None:
+    """The check above can fail: an import inside a function, an import
+    under TYPE_CHECKING and a plain `import` are all found."""
+    cli = tmp_path / "autotts_dsl" / "cli"
+    cli.mkdir(parents=True)
+    fake = cli / "fake_cmd.py"
+    fake.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from ..api.programs import load\n"
+        "from . import common\n"
+        "if TYPE_CHECKING:\n"
+        "    from ..checker import CheckReport\n"
+        "def run():\n"
+        "    from ..sweeps.grid import parse_betas\n"
+        "    import autotts_dsl.replay.store\n"
+        "    from autotts_dsl import __version__, programs\n",
+        encoding="utf-8",
+    )
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, tmp_path / "autotts_dsl"
+    try:
+        bad = cli_violations([fake])
+    finally:
+        PACKAGE = saved
+    assert [b.split(": ")[1] for b in bad] == [
+        "autotts_dsl.checker.CheckReport",
+        "autotts_dsl.sweeps.grid.parse_betas",
+        "autotts_dsl.replay.store",
+        "autotts_dsl.programs",
+    ]

@@ -306,6 +306,7 @@ class ReplayServer:
         tokenize_endpoint: bool = True,
     ) -> None:
         name = model_name or f"replay/{store.name}"
+        self.store = store
         self.service = ReplayService(
             ReplayModel(store),
             model_name=name,
