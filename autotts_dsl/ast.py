@@ -6,52 +6,53 @@ from the Lark tree, the checker and compiler walk them, `fmt` prints them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from .diagnostics import NO_SPAN, Span
+from .records import record
 
 # ----------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
+@record
 class Expr:
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class IntLit(Expr):
     value: int
 
 
-@dataclass(frozen=True)
+@record
 class FloatLit(Expr):
     value: float
     text: str = field(default="", compare=False, repr=False)  # as written, for fmt
 
 
-@dataclass(frozen=True)
+@record
 class BoolLit(Expr):
     value: bool
 
 
-@dataclass(frozen=True)
+@record
 class NoneLit(Expr):
     pass
 
 
-@dataclass(frozen=True)
+@record
 class Name(Expr):
     id: str
 
 
-@dataclass(frozen=True)
+@record
 class Field(Expr):
     obj: Expr
     name: str
 
 
-@dataclass(frozen=True)
+@record
 class Query(Expr):
     """`b in SET [where COND]` as a call argument: a filtered branch set."""
 
@@ -60,7 +61,7 @@ class Query(Expr):
     where: Expr | None
 
 
-@dataclass(frozen=True)
+@record
 class Generator(Expr):
     """`EXPR for b in SET [where COND]` as a call argument: values per branch."""
 
@@ -70,7 +71,7 @@ class Generator(Expr):
     where: Expr | None
 
 
-@dataclass(frozen=True)
+@record
 class Call(Expr):
     func: str
     args: tuple[Expr, ...]
@@ -81,34 +82,34 @@ BinOp = Literal["+", "-", "*", "/", "//", "%"]
 CmpOp = Literal["==", "!=", "<", "<=", ">", ">="]
 
 
-@dataclass(frozen=True)
+@record
 class Unary(Expr):
     op: UnaryOp
     operand: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Binary(Expr):
     op: BinOp
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Compare(Expr):
     op: CmpOp
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
+@record
 class BoolOp(Expr):
     op: Literal["and", "or"]
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Cond(Expr):
     """`test ? then : other`"""
 
@@ -117,7 +118,7 @@ class Cond(Expr):
     other: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Coalesce(Expr):
     """`left ?? right`: left unless it is `none`."""
 
@@ -128,50 +129,50 @@ class Coalesce(Expr):
 # ------------------------------------------------------------------ statements
 
 
-@dataclass(frozen=True)
+@record
 class Stmt:
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class Let(Stmt):
     name: str
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class AssignVar(Stmt):
     name: str
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class AssignField(Stmt):
     var: str
     name: str
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class CallStmt(Stmt):
     func: str
     args: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
+@record
 class If(Stmt):
     arms: tuple[tuple[Expr, tuple[Stmt, ...]], ...]  # (condition, body) for if/elif
     orelse: tuple[Stmt, ...] | None
     rule: str | None = None  # set for `rule NAME: when ... do ...`
 
 
-@dataclass(frozen=True)
+@record
 class SortKey:
     key: Expr
     descending: bool
 
 
-@dataclass(frozen=True)
+@record
 class LoopHead:
     var: str
     source: Expr
@@ -181,46 +182,46 @@ class LoopHead:
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class For(Stmt):
     head: LoopHead
     body: tuple[Stmt, ...]
     rule: str | None = None  # set for `rule NAME: for ... do ...`
 
 
-@dataclass(frozen=True)
+@record
 class Repeat(Stmt):
     count: Expr
     body: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Spawn(Stmt):
     count: Expr
 
 
-@dataclass(frozen=True)
+@record
 class ReadFull(Stmt):
     count: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Step(Stmt):
     branch: Expr
     times: Expr | None
 
 
-@dataclass(frozen=True)
+@record
 class Prune(Stmt):
     branch: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Answer(Stmt):
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class StopLoop(Stmt):
     pass
 
@@ -232,14 +233,14 @@ ACTIONS = (Spawn, ReadFull, Step, Prune, Answer, StopLoop)
 Direction = Literal["up", "down", "const"]
 
 
-@dataclass(frozen=True)
+@record
 class TypeRef:
     name: str
     size: Expr | None = None  # window(size)
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class Knob:
     name: str
     type: str
@@ -248,7 +249,7 @@ class Knob:
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class Param:
     name: str
     type: str
@@ -256,14 +257,14 @@ class Param:
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class Limit:
     name: str
     expr: Expr
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class VarDecl:
     name: str
     type: TypeRef
@@ -271,13 +272,13 @@ class VarDecl:
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class Block:
     body: tuple[Stmt, ...]
     span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
-@dataclass(frozen=True)
+@record
 class Program:
     name: str
     description: str

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from .records import record
 from .replay.numeric import neumaier_sum
 from .replay.store import NO_ANSWER
 from .replay.voting import beta_conf, tally, vote_stats
@@ -24,7 +24,7 @@ Mono = Literal["incr", "decr", "none"]
 """Monotonicity of a function in one argument, others held fixed."""
 
 
-@dataclass(frozen=True)
+@record
 class Builtin:
     name: str
     params: tuple[T, ...]
@@ -77,7 +77,7 @@ class Builtin:
         return f"{self.name}({', '.join(ps)}) -> {self.result}"
 
 
-@dataclass(frozen=True)
+@record
 class BuiltinValue:
     """A name that reads controller state (or β)."""
 
@@ -93,7 +93,7 @@ class BuiltinValue:
     hi_limit: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class BranchField:
     name: str
     type: T

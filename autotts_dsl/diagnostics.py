@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .records import record
+
 Severity = Literal["error", "warning", "note"]
 
 
@@ -38,7 +40,7 @@ class Span:
 NO_SPAN = Span(0, 0, 0, 0)
 
 
-@dataclass(frozen=True)
+@record
 class Diagnostic:
     """One finding. `code` is stable (tests and proposers key on it)."""
 

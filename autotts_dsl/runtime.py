@@ -6,10 +6,10 @@ exception: `AnswerGiven` ends the episode, `StopRounds` ends the round loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .diagnostics import Span
+from .records import record
 from .replay.episode import Episode
 
 
@@ -37,7 +37,7 @@ class RuntimeFault(Exception):
         self.span = span
 
 
-@dataclass(frozen=True)
+@record
 class EpisodeFault(Exception):
     """A `RuntimeFault` with the episode it happened in."""
 

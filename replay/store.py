@@ -14,9 +14,11 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..records import record
 
 if TYPE_CHECKING:  # numpy loads with the first `arrays()`: the checker never needs it
     import numpy as np
@@ -48,7 +50,7 @@ class StoreError(Exception):
         super().__init__(f"{where}: {reason}")
 
 
-@dataclass(frozen=True)
+@record
 class Question:
     """One question's traces, with answers interned to ints.
 
@@ -70,7 +72,7 @@ class Question:
         return len(self.tokens)
 
 
-@dataclass(frozen=True)
+@record
 class StoreArrays:
     """The store as padded arrays (Q questions × B branches × L probes)."""
 
@@ -83,7 +85,7 @@ class StoreArrays:
     interval: npt.NDArray[np.int64]  # [Q]
 
 
-@dataclass(frozen=True)
+@record
 class ReplayStore:
     """A loaded replay store: questions plus the answer vocabulary."""
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from .. import ast
 from ..diagnostics import Span
+from ..records import record
 from .context import Context
 from .intervals import IntervalEval
 
@@ -37,7 +38,7 @@ _SET_NOTES = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Pruned:
     line: int
     certain: bool  # pruned on every path (else: on some path)
@@ -47,7 +48,7 @@ class Pruned:
     by: str = ""  # the pruned variable, for an indirect mark
 
 
-@dataclass(frozen=True)
+@record
 class _Site:
     stmt: ast.Step | ast.Prune
     var: str  # the loop variable it acts on

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .. import ast
 from ..builtins import VALUES_BY_NAME, overloads
 from ..diagnostics import Span
+from ..records import record
 from ..replay.voting import EXACT_MAX_N
 from ..types import T
 from .context import Context
@@ -58,7 +58,7 @@ ITERATION = 2  # one pass of a loop body, beyond the body's statements
 BETA_CONF = EXACT_MAX_N // 2  # terms of the exact sum, at most
 
 
-@dataclass(frozen=True)
+@record
 class CostBound:
     """Upper bounds for one episode, whatever the store and the β."""
 

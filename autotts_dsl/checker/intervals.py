@@ -25,6 +25,7 @@ from typing import Literal
 
 from .. import ast
 from ..builtins import FIELDS_BY_NAME, VALUES_BY_NAME, Bounds, Builtin, overloads, resolve_overload
+from ..records import record
 from ..types import NUMERIC, T, unify_numeric
 
 INF = math.inf
@@ -76,7 +77,7 @@ def _num(v: Num) -> str:
     return f"{v:.6g}"
 
 
-@dataclass(frozen=True)
+@record
 class Interval:
     """A closed range [lo, hi] of the values an expression can take.
 
@@ -302,7 +303,7 @@ def _slack(q: Num) -> Num:
 # ------------------------------------------------------------------ values
 
 
-@dataclass(frozen=True)
+@record
 class Val:
     iv: Interval
     type: T | None  # None: not known (an error elsewhere, or no type matters)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from .. import ast
 from ..diagnostics import Span
+from ..records import record
 from ..types import T
 from .context import Context
 from .intervals import Binding, Env, Interval, IntervalEval, Val, children
@@ -38,7 +39,7 @@ LIMITS_THAT_ALLOW_MORE = ("max_rounds", "max_branches", "fuel")
 _SIGN = {"pos": 1, "neg": -1, "zero": 0, "any": 0}
 
 
-@dataclass(frozen=True)
+@record
 class Site:
     knob: str
     sign: int  # +1: a larger value spends more; -1: less; 0: unknown

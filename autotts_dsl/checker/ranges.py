@@ -18,11 +18,11 @@ that may fail (run-time divisor or domain, or a static range not proved).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from .. import ast
 from ..compiler.base import LIMIT_MAXIMUM, MAX_WINDOW
 from ..diagnostics import Span
+from ..records import record
 from ..types import T
 from .context import Context, fmt_beta
 from .intervals import Binding, Env, Interval, IntervalEval, IssueKind, Val, is_stable
@@ -30,7 +30,7 @@ from .intervals import Binding, Env, Interval, IntervalEval, IssueKind, Val, is_
 Text = Callable[[ast.Expr], str]
 
 
-@dataclass(frozen=True)
+@record
 class Fact:
     cmp: ast.Compare
     epoch: int
