@@ -207,7 +207,11 @@ def _plan(args: argparse.Namespace, betas: Sequence[float], seeds: tuple[int, ..
 
 
 def _run_with_progress(
-    args: argparse.Namespace, plan: SweepPlan, out_dir: Path, err: Console
+    args: argparse.Namespace,
+    plan: SweepPlan,
+    out_dir: Path,
+    err: Console,
+    early: Executor | None = None,
 ) -> SweepResult:
     from ..api.execution import ExecutorError, cpu_count
     from ..api.sweeping import CACHE_FILE, CacheError, CellOutcome, cell_text, run_sweep_plan
@@ -219,7 +223,7 @@ def _run_with_progress(
         def on_start(to_compute: int, cached: int, executor: Executor | None) -> None:
             if to_compute == 0:
                 return
-            if executor is not None:
+            if executor is not None and executor is not early:
                 desc = f"sweep (ray, {executor.workers} CPUs"
             else:
                 n_jobs = min(jobs or cpu_count(), to_compute)
@@ -237,7 +241,7 @@ def _run_with_progress(
                 out_dir / CACHE_FILE,
                 jobs=jobs,
                 fresh=args.fresh,
-                executor=getattr(args, "executor", "local"),
+                executor=early or getattr(args, "executor", "local"),
                 address=getattr(args, "ray_address", None),
                 backend=args.backend,
                 on_start=on_start,
@@ -257,18 +261,41 @@ def run(args: argparse.Namespace) -> int:
     except (GridError, FigureFormatError) as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     seeds = parse_seeds(args.seeds)
-    plan = _plan(args, betas, seeds)
-    return _run_cells(args, plan, formats)
+    early = _early_workers(args)
+    try:
+        plan = _plan(args, betas, seeds)
+        return _run_cells(args, plan, formats, early)
+    finally:
+        if early is not None:
+            early.close()
 
 
-def _run_cells(args: argparse.Namespace, plan: SweepPlan, formats: Sequence[str]) -> int:
+def _early_workers(args: argparse.Namespace) -> Executor | None:
+    """A fresh local sweep starts its worker processes before loading the
+    stores and checking the programs, so the two overlap (~0.7 s a worker).
+    Not when resuming (the cells may all be cached), nor when --backend must
+    reach the workers through their environment first."""
+    from ..api.execution import open_executor
+    from ..api.sweeping import CACHE_FILE
+
+    jobs = args.jobs or _cores()
+    if getattr(args, "executor", "local") != "local" or args.backend is not None or jobs < 2:
+        return None
+    if (Path(args.out) / CACHE_FILE).exists() and not args.fresh:
+        return None
+    return open_executor("local", jobs, start=True)
+
+
+def _run_cells(
+    args: argparse.Namespace, plan: SweepPlan, formats: Sequence[str], early: Executor | None
+) -> int:
     from ..api.sweeping import CACHE_FILE, cell_text, write_sweep_files
 
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"--out {out_dir}: exists and is not a directory", EXIT_USAGE)
     err = stderr_console()
-    result = _run_with_progress(args, plan, out_dir, err)
+    result = _run_with_progress(args, plan, out_dir, err, early)
     stats = result.stats
     if stats.interrupted:
         err.print(

@@ -71,3 +71,20 @@ def test_skip_is_asked_before_each_start(pool: ProcessExecutor) -> None:
     got = list(pool.map_unordered(tasks.square, [1, 2, 3, 4], skip=lambda x: x % 2 == 0))
     by = {r.arg: r.status for r in got}
     assert by == {1: "ok", 2: "skipped", 3: "ok", 4: "skipped"}
+
+
+def test_started_workers_run_tasks_and_unused_ones_are_simply_killed() -> None:
+    early = ProcessExecutor(2)
+    early.start()
+    procs = [w.proc for w in early._pool]
+    assert len(procs) == 2 and all(p.is_alive() for p in procs)  # before any task
+    got = sorted(r.value for r in early.map_unordered(tasks.square, [1, 2, 3]))
+    assert got == [1, 4, 9] and [w.proc for w in early._pool] == procs  # the same workers
+    early.close()
+    assert not any(p.is_alive() for p in procs)
+
+    idle = ProcessExecutor(2)
+    idle.start()
+    procs = [w.proc for w in idle._pool]
+    idle.close()  # never given a task: killed, not waited for
+    assert not any(p.is_alive() for p in procs)

@@ -46,16 +46,23 @@ def open_executor(
     *,
     address: str | None = None,
     initializer: Callable[[], None] | None = None,
+    start: bool = False,
 ) -> Executor:
     """An executor to pass as `executor=` to `sweep`, `evaluate` or `search`:
     `"local"` (worker processes here, `jobs` of them, default all cores) or
     `"ray"` (tasks on a Ray cluster at `address`, `"auto"` or HOST:PORT; with
-    no address, a Ray instance started here with `jobs` CPUs). Close it with
-    `.close()`. Raises `ExecutorError` (one
+    no address, a Ray instance started here with `jobs` CPUs). With `start`,
+    local workers start now (their start-up overlaps yours) instead of at
+    the first task. Close it with `.close()`. Raises `ExecutorError` (one
     line: Ray not installed, cluster unreachable, ...)."""
     from ..executor import open_executor as _open
 
-    return _open(kind, jobs or cpu_count(), address=address, initializer=initializer)
+    executor = _open(kind, jobs or cpu_count(), address=address, initializer=initializer)
+    if start:
+        begin = getattr(executor, "start", None)
+        if begin is not None:
+            begin()
+    return executor
 
 
 def __getattr__(name: str) -> Any:

@@ -74,6 +74,8 @@ class _Worker:
         self.proc.start()
         child.close()
         self.ready = False
+        self.used = False
+        """Was it ever given a task (else it holds nothing and can just be killed)."""
         self.task: tuple[int, Any, float] | None = None
         """(index, arg, started) of the task it runs."""
 
@@ -114,6 +116,11 @@ class ProcessExecutor:
     def workers(self) -> int:
         return self._n
 
+    def start(self) -> None:
+        """Start the workers now rather than at the first task, so that their
+        start-up (a Python and the library, ~0.7 s each) overlaps the caller's."""
+        self._fill()
+
     def _fill(self) -> None:
         self._pool = [w for w in self._pool if w.proc.is_alive() or w.task is not None]
         while len(self._pool) < self._n:
@@ -147,6 +154,7 @@ class ProcessExecutor:
                             skipped.append(TaskResult(index, arg, "skipped"))
                             continue
                         w.conn.send((fn, arg))
+                        w.used = True
                         w.task = (index, arg, time.perf_counter())
                 yield from skipped
                 if not any(w.task is not None or not w.ready for w in self._pool):
@@ -209,7 +217,10 @@ class ProcessExecutor:
 
     def close(self) -> None:
         for w in self._pool:
-            w.stop()
+            if w.used:
+                w.stop()
+            else:  # started early and never needed: nothing to finish
+                w.kill()
         self._pool = []
 
     def __enter__(self) -> ProcessExecutor:
