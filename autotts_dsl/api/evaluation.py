@@ -380,17 +380,7 @@ def run(
         ev = runner.evaluate(
             by_spec[cell.store.spec], cell.beta, cell.params_dict, cell.seeds, backend=backend
         )
-        metrics[cell.key] = CellMetrics(
-            accuracy=float(ev.accuracy),
-            avg_tokens=int(ev.avg_tokens),
-            avg_seq_tokens=int(ev.avg_seq_tokens),
-            mean_opened=float(ev.mean_opened),
-            mean_depth=float(ev.mean_depth),
-            wall_seconds=float(ev.wall_seconds),
-            n_questions=int(ev.n_questions),
-            n_seeds=len(ev.seeds),
-            backend=ev.backend,
-        )
+        metrics[cell.key] = CellMetrics.of(ev)
         if progress is not None:
             progress(n, len(cells), f"{cell.program.label} β={cell.beta:g} · {cell.store.name}")
     return _frame(cells, metrics)

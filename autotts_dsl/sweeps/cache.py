@@ -18,7 +18,10 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..replay.protocol import Evaluation
 
 CACHE_FILE = "cache.sqlite"
 SCHEMA_VERSION = 1
@@ -48,6 +51,25 @@ class CellMetrics:
     """The engine that computed the cell (empty: cached by an older version)."""
     tool_version: str = ""
     """The tts-dsl version that computed it (empty: an older version)."""
+
+    @classmethod
+    def of(cls, ev: Evaluation, wall_seconds: float | None = None) -> CellMetrics:
+        """The summary of an evaluation, by this version (`wall_seconds`
+        defaults to the evaluation's own)."""
+        from .. import __version__
+
+        return cls(
+            accuracy=float(ev.accuracy),
+            avg_tokens=int(ev.avg_tokens),
+            avg_seq_tokens=int(ev.avg_seq_tokens),
+            mean_opened=float(ev.mean_opened),
+            mean_depth=float(ev.mean_depth),
+            wall_seconds=ev.wall_seconds if wall_seconds is None else wall_seconds,
+            n_questions=int(ev.n_questions),
+            n_seeds=len(ev.seeds),
+            backend=ev.backend,
+            tool_version=__version__,
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

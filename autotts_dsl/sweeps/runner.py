@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .. import __version__
 from ..diagnostics import DiagnosticError
 from ..executor import Executor, ProcessExecutor
 from ..executor.stores import share_stores, task_store
@@ -95,18 +94,7 @@ def evaluate_cell(
     runner = _runner(program_source)
     started = time.perf_counter()
     ev = runner.evaluate(store, beta, dict(params), tuple(seeds))
-    return CellMetrics(
-        accuracy=float(ev.accuracy),
-        avg_tokens=int(ev.avg_tokens),
-        avg_seq_tokens=int(ev.avg_seq_tokens),
-        mean_opened=float(ev.mean_opened),
-        mean_depth=float(ev.mean_depth),
-        wall_seconds=time.perf_counter() - started,
-        n_questions=int(ev.n_questions),
-        n_seeds=len(ev.seeds),
-        backend=ev.backend,
-        tool_version=__version__,
-    )
+    return CellMetrics.of(ev, time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------------------
