@@ -21,8 +21,6 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
@@ -259,22 +257,6 @@ class PlainConsole:
         f.write(sep.join(pieces) + end)
         f.flush()
 
-    @contextmanager
-    def capture(self) -> Iterator[_Capture]:
-        cap = _Capture()
-        saved = self.file
-        if self.stderr:
-            sys.stderr = cap.buffer
-        else:
-            sys.stdout = cap.buffer
-        try:
-            yield cap
-        finally:
-            if self.stderr:
-                sys.stderr = saved
-            else:
-                sys.stdout = saved
-
     def rich(self) -> RichConsole:
         """The rich console this one stands for (built on first use)."""
         if self._rich is None:
@@ -293,16 +275,6 @@ class PlainConsole:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.rich(), name)
-
-
-class _Capture:
-    def __init__(self) -> None:
-        import io
-
-        self.buffer = io.StringIO()
-
-    def get(self) -> str:
-        return self.buffer.getvalue()
 
 
 Console: TypeAlias = "RichConsole | PlainConsole"
@@ -371,10 +343,7 @@ def new_table(console: Console, *, title: str | None = None, caption: str | None
 
 def print_table(console: Console, table: Table) -> None:
     """Print a table; plain consoles get no trailing blanks."""
-    if isinstance(console, PlainConsole):
-        console.print(table)
-        return
-    if console.is_terminal:
+    if isinstance(console, PlainConsole) or console.is_terminal:
         console.print(table)
         return
     with console.capture() as capture:
