@@ -20,7 +20,7 @@ I64 = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class StoreData:
-    probes: I64  # [Q, B, L]
+    probes: npt.NDArray[np.int32]  # [Q, B, L]: int32 halves what a question keeps in cache
     n_probes: I64  # [Q, B]
     tokens: I64
     finals: I64
@@ -42,7 +42,8 @@ _STORE_DATA: dict[int, tuple[ReplayStore, StoreData]] = {}
 
 
 def store_data(store: ReplayStore) -> StoreData:
-    """The store's padded arrays as contiguous int64 (cached per store object)."""
+    """The store's padded arrays, contiguous: probes int32, the rest int64
+    (cached per store object)."""
     got = _STORE_DATA.get(id(store))
     if got is not None and got[0] is store:
         return got[1]
