@@ -11,50 +11,20 @@ interpreter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from autotts_dsl.interpreter import ProgramRunner
-from autotts_dsl.programs import load_program
-from autotts_dsl.replay.store import ReplayStore
+from tests.support.conformance import StoreLoader, check_rows, select
 from tests.support.shared import MODELS
 
 CONTROLLERS = ("sdgv", "ibc", "scr", "dgcc", "cmc")
 BETAS = tuple(k / 10 for k in range(11))
 
-StoreLoader = Callable[[str, str], ReplayStore]
 
-_RUNNERS: dict[str, ProgramRunner] = {}
-
-
-def runner(name: str) -> ProgramRunner:
-    if name not in _RUNNERS:
-        _RUNNERS[name] = load_program(name)
-    return _RUNNERS[name]
-
-
-def check_rows(rows: pd.DataFrame, shared_store: StoreLoader, backend: str) -> None:
-    assert len(rows) > 0
-    mismatches = []
-    for row in rows.itertuples():
-        beta = float(row.beta)
-        ev = runner(str(row.controller)).evaluate(
-            shared_store(str(row.model), "aime24"), beta, backend=backend
-        )
-        assert ev.backend == backend and ev.reruns == 0
-        got = (ev.accuracy, ev.avg_tokens)
-        want = (float(row.accuracy), int(row.avg_tokens))
-        if got != want:
-            mismatches.append(f"{row.model} {row.controller} β={beta}: {got} != {want}")
-    assert not mismatches, "\n".join(mismatches)
-
-
-def select(table: pd.DataFrame, controller: str, model: str) -> pd.DataFrame:
-    return table[
-        (table.controller == controller) & (table.model == model) & (table.dataset == "aime24")
-    ]
+def discovered(row: Any) -> tuple[float, dict[str, Any], str]:
+    return float(row.beta), {}, f"β={float(row.beta)}"
 
 
 # Two cheap cells per controller, each exercising a quirk of its spec.
@@ -92,7 +62,7 @@ def test_discovered_row_fast(
     rows = select(discovery_aime24, controller, model)
     rows = rows[rows.beta == beta]
     assert len(rows) == 1
-    check_rows(rows, shared_store, backend)
+    check_rows(rows, shared_store, backend, discovered)
 
 
 @pytest.mark.shared
@@ -116,7 +86,7 @@ def test_discovered_rows_all(
 ) -> None:
     rows = select(discovery_aime24, controller, model)
     assert len(rows) == len(BETAS)
-    check_rows(rows, shared_store, "vm")
+    check_rows(rows, shared_store, "vm", discovered)
 
 
 # The reference interpreter on the β = 0 row of every controller × model (it
@@ -131,4 +101,4 @@ def test_discovered_rows_reference_sample(
     controller: str, model: str, discovery_aime24: pd.DataFrame, shared_store: StoreLoader
 ) -> None:
     rows = select(discovery_aime24, controller, model)
-    check_rows(rows[rows.beta == 0.0], shared_store, "reference")
+    check_rows(rows[rows.beta == 0.0], shared_store, "reference", discovered)

@@ -8,31 +8,19 @@ test against the seed's Python CMC on all 12 shared stores.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from autotts_dsl.interpreter import ProgramRunner
-from autotts_dsl.programs import load_program
 from autotts_dsl.replay.compat import evaluate_autotts
 from autotts_dsl.replay.protocol import Evaluation
 from autotts_dsl.replay.store import ReplayStore
+from tests.support.conformance import StoreLoader, check_rows, runner, select
 from tests.support.shared import DATASETS, MODELS
 
 CONTROLLERS = ("cmc", "asc", "esc", "parallel_probe")
-
-StoreLoader = Callable[[str, str], ReplayStore]
-
-_RUNNERS: dict[str, ProgramRunner] = {}
-
-
-def runner(name: str) -> ProgramRunner:
-    if name not in _RUNNERS:
-        _RUNNERS[name] = load_program(name)
-    return _RUNNERS[name]
 
 
 def row_config(params: str) -> tuple[float, dict[str, Any]]:
@@ -44,20 +32,9 @@ def row_config(params: str) -> tuple[float, dict[str, Any]]:
     return beta, dict(kv)
 
 
-def check_rows(rows: pd.DataFrame, shared_store: StoreLoader, backend: str) -> None:
-    assert len(rows) > 0
-    mismatches = []
-    for row in rows.itertuples():
-        beta, params = row_config(str(row.params))
-        ev = runner(str(row.controller)).evaluate(
-            shared_store(str(row.model), "aime24"), beta, params, backend=backend
-        )
-        assert ev.backend == backend and ev.reruns == 0
-        got = (ev.accuracy, ev.avg_tokens)
-        want = (float(row.accuracy), int(row.avg_tokens))
-        if got != want:
-            mismatches.append(f"{row.model} {row.controller} {row.params}: {got} != {want}")
-    assert not mismatches, "\n".join(mismatches)
+def published(row: Any) -> tuple[float, dict[str, Any], str]:
+    beta, params = row_config(str(row.params))
+    return beta, params, str(row.params)
 
 
 FAST_ROWS = [
@@ -99,7 +76,7 @@ def test_published_row_fast(
         & (published_aime24.params == params)
     ]
     assert len(rows) == 1
-    check_rows(rows, shared_store, backend)
+    check_rows(rows, shared_store, backend, published)
 
 
 @pytest.mark.shared
@@ -117,10 +94,7 @@ def test_published_table_has_104_rows(published_aime24: pd.DataFrame) -> None:
 def test_published_rows_all(
     controller: str, model: str, published_aime24: pd.DataFrame, shared_store: StoreLoader
 ) -> None:
-    rows = published_aime24[
-        (published_aime24.model == model) & (published_aime24.controller == controller)
-    ]
-    check_rows(rows, shared_store, "vm")
+    check_rows(select(published_aime24, controller, model), shared_store, "vm", published)
 
 
 # The reference interpreter (about 50x slower than the VM) on the first row of
@@ -134,10 +108,8 @@ def test_published_rows_all(
 def test_published_rows_reference_sample(
     controller: str, model: str, published_aime24: pd.DataFrame, shared_store: StoreLoader
 ) -> None:
-    rows = published_aime24[
-        (published_aime24.model == model) & (published_aime24.controller == controller)
-    ]
-    check_rows(rows.head(1), shared_store, "reference")
+    rows = select(published_aime24, controller, model)
+    check_rows(rows.head(1), shared_store, "reference", published)
 
 
 def assert_same_episodes(
