@@ -148,7 +148,7 @@ def _sc64_file(key: tuple[str, tuple[int, ...]]) -> Path | None:
     import hashlib
 
     from . import __version__
-    from .replay.store_cache import cache_root
+    from .cache_dir import cache_root
 
     root = cache_root()
     if root is None:

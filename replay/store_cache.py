@@ -7,35 +7,25 @@ tool version. Only the questions and the vocabulary are kept: a store's name
 and source come from how it is opened. This caches parsing, not results:
 every evaluation still runs.
 
-Where: `$TTS_DSL_CACHE` (`off` disables it), else `$XDG_CACHE_HOME/tts-dsl`,
-else `~/.cache/tts-dsl`; entries live in its `stores/`. A missing, unreadable
+Entries live in `stores/` of the tool's cache directory (cache_dir.py:
+`$TTS_DSL_CACHE`, `off` disables it). A missing, unreadable
 or corrupt entry is a miss; a cache that cannot be written is skipped.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..cache_dir import cache_root
 
 if TYPE_CHECKING:
     from .store import Question
 
 FORMAT = 1
 """Bumped whenever the pickled form changes shape."""
-
-
-def cache_root() -> Path | None:
-    """The tool's cache directory, or None when caching is off."""
-    env = os.environ.get("TTS_DSL_CACHE")
-    if env is not None:
-        return None if env.strip().lower() in ("", "off", "0", "no") else Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "tts-dsl"
 
 
 def _entry(digest: str) -> Path | None:
