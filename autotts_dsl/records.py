@@ -1,17 +1,22 @@
-"""`@record`: `@dataclass(frozen=True)` at half the import cost.
+"""`@record`: `@dataclass(frozen=True)` at a fraction of the import cost.
 
 Python 3.11's `dataclass` compiles each generated method on its own; the
 ~80 frozen dataclasses that `tts-dsl check` imports (AST nodes, diagnostics,
 the checker's values) spent ~0.05 s of its start-up doing that. `record`
 makes the same class: `dataclasses` still reads the fields (so `fields`,
 `replace`, `asdict`, `is_dataclass`, `__match_args__` and pickling work
-unchanged) but generates nothing, and `__init__`, `__repr__`, `__eq__`,
-`__hash__`, `__setattr__` and `__delattr__` are compiled from one source,
-with `@dataclass(frozen=True)`'s semantics: defaults and factories,
-keyword-only fields, `init=False`, `repr=False`, `compare=False`,
-`hash=`, `__post_init__`, equality only between instances of the same class,
-hashing of the compared fields, assignment refused. tests/test_records.py
-checks it against `dataclass` itself.
+unchanged) but generates nothing. `__init__`, `__repr__`, `__eq__` and
+`__hash__` are compiled on their first call (unless the class
+defines them, as with `dataclass`), each from a line or two of
+source; until then the class holds a stub that compiles the method, puts it
+on the class and calls it. Most classes a process imports never see most of
+their methods called (an AST read back from the parse cache is built
+without `__init__`), so most are never compiled. `__setattr__` and
+`__delattr__` need no source. The semantics are `@dataclass(frozen=True)`'s:
+defaults and factories, keyword-only fields, `init=False`, `repr=False`,
+`compare=False`, `hash=`, `__post_init__`, equality only between instances
+of the same class, hashing of the compared fields, assignment refused.
+tests/test_records.py checks it against `dataclass` itself.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import reprlib
-from dataclasses import MISSING, FrozenInstanceError, dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # typing has it from 3.11; typing_extensions' stub serves the checker
@@ -44,23 +50,14 @@ class _Factory:
 
 _FACTORY = _Factory()
 
+_GENERATED = ("__init__", "__repr__", "__eq__", "__hash__")
 
-@dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def record(cls: type[T]) -> type[T]:
-    """Decorate a class like `@dataclass(frozen=True)`."""
-    if cls.__dict__.get("__doc__") is None:
-        # What dataclass would write, without the inspect.signature it costs.
-        hints = inspect.get_annotations(cls)
-        cls.__doc__ = f"{cls.__name__}({', '.join(hints)})"
-    cls = dataclass(init=False, repr=False, eq=False)(cls)
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # a dataclass from the line above
-    env: dict[str, Any] = {
-        "cls": cls,
-        "_FACTORY": _FACTORY,
-        "_setattr": object.__setattr__,
-        "FrozenInstanceError": FrozenInstanceError,
-        "_names": frozenset(f.name for f in fields),
-    }
+
+def _as_tuple(obj: str, names: list[str]) -> str:
+    return "(" + "".join(f"{obj}.{n}," for n in names) + ")"
+
+
+def _init_source(fields: tuple[Field[Any], ...], env: dict[str, Any], cls: type) -> str:
     positional: list[str] = []
     keyword: list[str] = []
     body: list[str] = []
@@ -87,40 +84,95 @@ def record(cls: type[T]) -> type[T]:
     if hasattr(cls, "__post_init__"):
         body.append("  self.__post_init__()")
     params = ["self", *positional, *(["*", *keyword] if keyword else [])]
-    shown = ", ".join(f"{f.name}={{self.{f.name}!r}}" for f in fields if f.repr)
-    compared = [f.name for f in fields if f.compare]
+    return "\n".join([f"def __init__({', '.join(params)}):", *(body or ["  pass"])])
+
+
+def _source(cls: type, name: str, env: dict[str, Any]) -> str:
+    fields = dataclasses.fields(cls)
+    if name == "__init__":
+        return _init_source(fields, env, cls)
+    if name == "__repr__":
+        shown = ", ".join(f"{f.name}={{self.{f.name}!r}}" for f in fields if f.repr)
+        return f"def __repr__(self):\n  return f'{{self.__class__.__qualname__}}({shown})'"
+    if name == "__eq__":
+        compared = [f.name for f in fields if f.compare]
+        return (
+            "def __eq__(self, other):\n"
+            "  if other.__class__ is self.__class__:\n"
+            f"    return {_as_tuple('self', compared)} == {_as_tuple('other', compared)}\n"
+            "  return NotImplemented"
+        )
     hashed = [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
+    return f"def __hash__(self):\n  return hash({_as_tuple('self', hashed)})"
 
-    def as_tuple(obj: str, names: list[str]) -> str:
-        return "(" + "".join(f"{obj}.{n}," for n in names) + ")"
 
-    src = "\n".join(
-        [
-            f"def __init__({', '.join(params)}):",
-            *(body or ["  pass"]),
-            "def __repr__(self):",
-            f"  return f'{{self.__class__.__qualname__}}({shown})'",
-            "def __eq__(self, other):",
-            "  if other.__class__ is self.__class__:",
-            f"    return {as_tuple('self', compared)} == {as_tuple('other', compared)}",
-            "  return NotImplemented",
-            "def __hash__(self):",
-            f"  return hash({as_tuple('self', hashed)})",
-            "def __setattr__(self, name, value):",
-            "  if type(self) is cls or name in _names:",
-            "    raise FrozenInstanceError(f'cannot assign to field {name!r}')",
-            "  super(cls, self).__setattr__(name, value)",
-            "def __delattr__(self, name):",
-            "  if type(self) is cls or name in _names:",
-            "    raise FrozenInstanceError(f'cannot delete field {name!r}')",
-            "  super(cls, self).__delattr__(name)",
-        ]
-    )
-    exec(src, env)
-    env["__repr__"] = reprlib.recursive_repr()(env["__repr__"])
-    env["__init__"].__annotations__ = {f.name: f.type for f in fields if f.init} | {"return": None}
-    for name in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__"):
-        fn = env[name]
-        fn.__qualname__ = f"{cls.__qualname__}.{name}"
-        setattr(cls, name, fn)
+def _build(cls: type, name: str) -> Callable[..., Any]:
+    """Compile `cls`'s generated method `name` and put it on the class."""
+    env: dict[str, Any] = {"_FACTORY": _FACTORY, "_setattr": object.__setattr__}
+    exec(_source(cls, name, env), env)
+    fn = env[name]
+    if name == "__repr__":
+        fn = reprlib.recursive_repr()(fn)
+    elif name == "__init__":
+        fn.__annotations__ = {f.name: f.type for f in dataclasses.fields(cls) if f.init} | {
+            "return": None
+        }
+    fn.__qualname__ = f"{cls.__qualname__}.{name}"
+    setattr(cls, name, fn)
+    return fn  # type: ignore[no-any-return]  # exec'd
+
+
+def _stub(cls: type, name: str) -> Callable[..., Any]:
+    def stub(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _build(cls, name)(self, *args, **kwargs)
+
+    stub.__qualname__ = f"{cls.__qualname__}.{name}"
+    stub._record_stub = (cls, name)  # type: ignore[attr-defined]  # marks it for __signature__
+    return stub
+
+
+class _Signature:
+    """`inspect.signature(cls)` before `__init__` is compiled: compile it first."""
+
+    def __get__(self, obj: object, owner: type) -> inspect.Signature:
+        init = inspect.getattr_static(owner, "__init__")
+        target = getattr(init, "_record_stub", None)
+        if target is not None:
+            init = _build(*target)
+        sig = inspect.signature(init)
+        return sig.replace(parameters=list(sig.parameters.values())[1:])
+
+
+_SIGNATURE = _Signature()
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def record(cls: type[T]) -> type[T]:
+    """Decorate a class like `@dataclass(frozen=True)`."""
+    if cls.__dict__.get("__doc__") is None:
+        # What dataclass would write, without the inspect.signature it costs.
+        hints = inspect.get_annotations(cls)
+        cls.__doc__ = f"{cls.__name__}({', '.join(hints)})"
+    written = {n for n in _GENERATED if cls.__dict__.get(n) is not None}  # the class's own win
+    cls = dataclass(init=False, repr=False, eq=False)(cls)
+    names = frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    own = cls
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is own or name in names:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(own, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is own or name in names:
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(own, self).__delattr__(name)
+
+    for fn in (__setattr__, __delattr__):
+        fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
+        setattr(cls, fn.__name__, fn)
+    for name in _GENERATED:
+        if name not in written:
+            setattr(cls, name, _stub(cls, name))
+    cls.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
     return cls

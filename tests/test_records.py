@@ -125,3 +125,25 @@ def test_records_pickle_and_copy() -> None:
     x = Pickled(1, (2, 3))
     for y in (pickle.loads(pickle.dumps(x)), copy.copy(x), copy.deepcopy(x)):
         assert y == x and y.b == (2, 3) and type(y) is Pickled
+
+
+def test_methods_are_compiled_on_first_use_and_the_signature_is_there_before() -> None:
+    @record
+    class Lazy:
+        a: int
+        b: str = "x"
+
+    assert all(hasattr(Lazy.__dict__[n], "_record_stub") for n in ("__init__", "__repr__"))
+    assert str(inspect.signature(Lazy)) == "(a: 'int', b: 'str' = 'x') -> None"
+    x = Lazy(1)
+    assert not hasattr(Lazy.__dict__["__init__"], "_record_stub")
+    assert hasattr(Lazy.__dict__["__hash__"], "_record_stub")  # not called yet
+    assert hash(x) == hash(Lazy(1)) and repr(x).endswith(".Lazy(a=1, b='x')")
+    assert not hasattr(Lazy.__dict__["__hash__"], "_record_stub")
+
+
+def test_a_method_the_class_defines_is_kept_as_dataclass_keeps_it() -> None:
+    body = {"__repr__": lambda self: "mine", "__eq__": lambda self, other: True}
+    frozen, rec = pair(body, {"a": "int"})
+    for cls in (frozen, rec):
+        assert repr(cls(1)) == "mine" and cls(1) == cls(2)
