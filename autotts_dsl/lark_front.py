@@ -1,8 +1,11 @@
-"""Source text → typed AST (`ast.Program`), with syntax errors as diagnostics.
+"""The Lark front end: source text → parse tree → typed AST, and syntax
+errors as diagnostics with hints.
 
-The grammar lives in `grammar/tts.lark` (installed as autotts_dsl/grammar).
-Lark builds a parse tree; `_ToAst` turns it into frozen dataclasses with
-spans. No program text is ever evaluated as Python.
+`parser.parse` is the public entry; it comes here only when the parse cache
+(parse_cache.py) does not already hold the program, so a warm `tts-dsl run`
+or `check` never imports Lark. The grammar lives in `grammar/tts.lark`
+(installed as autotts_dsl/grammar). `_ToAst` turns Lark's tree into frozen
+records with spans. No program text is ever evaluated as Python.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import lark
@@ -19,8 +21,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean
-
-GRAMMAR_PATH = Path(__file__).parent / "grammar" / "tts.lark"
+from .parser import GRAMMAR_PATH, KEYWORDS, MAX_DEPTH
 
 
 @lru_cache(maxsize=1)
@@ -347,55 +348,6 @@ _TOKEN_NAMES = {
 }
 
 
-# Words the grammar uses as keywords. Some are contextual (`round`), but the
-# loop-clause words can follow any expression, so they are reserved as names.
-KEYWORDS = frozenset(
-    [
-        "controller",
-        "limits",
-        "params",
-        "schedule",
-        "state",
-        "branch",
-        "init",
-        "round",
-        "finally",
-        "let",
-        "if",
-        "elif",
-        "else",
-        "for",
-        "in",
-        "where",
-        "order",
-        "by",
-        "asc",
-        "desc",
-        "limit",
-        "repeat",
-        "rule",
-        "when",
-        "do",
-        "spawn",
-        "read_full",
-        "step",
-        "times",
-        "prune",
-        "answer",
-        "stop",
-        "and",
-        "or",
-        "not",
-        "true",
-        "false",
-        "none",
-        "up",
-        "down",
-        "const",
-    ]
-)
-
-
 def _terminal_text(name: str) -> str:
     """How a grammar terminal reads in a message: never lark's own names
     (`__ANON_0` is the `??` operator)."""
@@ -707,48 +659,6 @@ def _syntax_diagnostic(err: UnexpectedInput, source: str) -> Diagnostic:
     )
 
 
-def parse(source: str, path: str = "<input>") -> ast.Program:
-    """Parse a tts-dsl program. Raises `DiagnosticError` on a syntax error.
-
-    Line ends are normalised to `\n` first (`\r\n` and a lone `\r` alike),
-    so every pass counts lines the way the parser does."""
-    source = normalize_newlines(source)
-    if "\x00" in source:
-        idx = source.index("\x00")
-        line = source.count("\n", 0, idx) + 1
-        col = idx - (source.rfind("\n", 0, idx) + 1) + 1
-        raise DiagnosticError(
-            [Diagnostic("E001", "error", "NUL byte in program text", Span.point(line, col))],
-            source,
-            path,
-        )
-    try:
-        tree = _lark().parse(source)
-    except UnexpectedInput as err:
-        raise DiagnosticError([_syntax_diagnostic(err, source)], source, path) from None
-    deep = _too_deep(tree)
-    if deep is not None:
-        raise DiagnosticError([deep], source, path)
-    try:
-        program = _ToAst().transform(tree)
-    except lark.exceptions.VisitError as err:
-        if isinstance(err.orig_exc, DiagnosticError):
-            raise DiagnosticError(err.orig_exc.diagnostics, source, path) from None
-        if isinstance(err.orig_exc, RecursionError):  # a backstop: `_too_deep` comes first
-            raise DiagnosticError([_depth_diagnostic(Span.point(1, 1))], source, path) from None
-        raise
-    except RecursionError:
-        raise DiagnosticError([_depth_diagnostic(Span.point(1, 1))], source, path) from None
-    assert isinstance(program, ast.Program)
-    return program
-
-
-MAX_DEPTH = 200
-"""Deepest parse tree accepted (about 100 nested blocks, or a chain of 190
-operators). Every later pass walks the program recursively; this keeps them
-far from Python's recursion limit."""
-
-
 def _too_deep(tree: lark.Tree[Token]) -> Diagnostic | None:
     """E001 at the first token nested deeper than MAX_DEPTH, if any (an
     explicit stack: the check itself must not recurse)."""
@@ -782,12 +692,25 @@ def _depth_diagnostic(span: Span) -> Diagnostic:
     )
 
 
-def normalize_newlines(source: str) -> str:
-    return source.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def parse_file(path: str | Path) -> tuple[ast.Program, str]:
-    """Read and parse a program file; returns (program, source text)."""
-    p = Path(path)
-    source = normalize_newlines(p.read_text(encoding="utf-8"))
-    return parse(source, str(p)), source
+def parse_normalized(source: str, path: str) -> ast.Program:
+    """Parse text whose line ends are already `\n` and that holds no NUL
+    (what `parser.parse` hands over). Raises `DiagnosticError`."""
+    try:
+        tree = _lark().parse(source)
+    except UnexpectedInput as err:
+        raise DiagnosticError([_syntax_diagnostic(err, source)], source, path) from None
+    deep = _too_deep(tree)
+    if deep is not None:
+        raise DiagnosticError([deep], source, path)
+    try:
+        program = _ToAst().transform(tree)
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, DiagnosticError):
+            raise DiagnosticError(err.orig_exc.diagnostics, source, path) from None
+        if isinstance(err.orig_exc, RecursionError):  # a backstop: `_too_deep` comes first
+            raise DiagnosticError([_depth_diagnostic(Span.point(1, 1))], source, path) from None
+        raise
+    except RecursionError:
+        raise DiagnosticError([_depth_diagnostic(Span.point(1, 1))], source, path) from None
+    assert isinstance(program, ast.Program)
+    return program

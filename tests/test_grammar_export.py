@@ -16,7 +16,8 @@ from autotts_dsl.grammar_export import (
     llguidance_grammar,
 )
 from autotts_dsl.grammar_keywords import NameSite, keyword_exclusions, keyword_terminals
-from autotts_dsl.parser import GRAMMAR_PATH, _lark
+from autotts_dsl.lark_front import _lark
+from autotts_dsl.parser import GRAMMAR_PATH
 from autotts_dsl.search.backends import Message, OpenAIBackend
 from tests.test_search_fixtures import Step, serve
 

@@ -32,7 +32,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from autotts_dsl.fmt import fmt, format_program
 from autotts_dsl.grammar_export import export_grammar
 from autotts_dsl.grammar_keywords import keyword_terminals
-from autotts_dsl.parser import _lark, parse
+from autotts_dsl.lark_front import _lark
+from autotts_dsl.parser import parse
 from autotts_dsl.programs import STDLIB_DIR
 from autotts_dsl.search.mutate import mutate
 

@@ -96,7 +96,7 @@ def test_misspelt_keywords_get_did_you_mean(src: str, hint: str) -> None:
 
 
 def test_anonymous_terminals_are_named_by_their_text() -> None:
-    from autotts_dsl.parser import _describe_expected
+    from autotts_dsl.lark_front import _describe_expected
 
     assert _describe_expected({"__ANON_0"}) == "`??`"  # lark's name for the `??` operator
     assert _describe_expected({"__ANON_0", "RPAR"}) == "`)` or `??`"

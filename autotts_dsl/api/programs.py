@@ -156,11 +156,11 @@ def _is_text(spec: object) -> bool:
     return isinstance(spec, str) and ("\n" in spec or spec.lstrip().startswith("controller"))
 
 
-def _parse(text: str, path: str) -> Program:
+def _parse(text: str, path: str, *, from_file: bool) -> Program:
     from ..parser import parse
 
     try:
-        tree = parse(text, path)
+        tree = parse(text, path, cached=from_file)  # a file's AST may come from the parse cache
     except DiagnosticError as err:
         raise ProgramError(err.diagnostics, text, path) from None
     return Program(tree.name, path, text, tree)
@@ -174,11 +174,11 @@ def load(spec: ProgramLike) -> Program:
     if isinstance(spec, Program):
         return spec
     if isinstance(spec, ProgramText):
-        return _parse(spec.text, spec.path)
+        return _parse(spec.text, spec.path, from_file=True)
     if _is_text(spec):
-        return _parse(str(spec), "<source>")
+        return _parse(str(spec), "<source>", from_file=False)
     found = read_program(spec)
-    return _parse(found.text, found.path)
+    return _parse(found.text, found.path, from_file=True)
 
 
 def check(
@@ -203,7 +203,9 @@ def check(
     if _is_text(program):
         return check_source(str(program), "<source>", strict=strict, beta=beta, params=params)
     found = program if isinstance(program, ProgramText) else read_program(program)
-    return check_source(found.text, found.path, strict=strict, beta=beta, params=params)
+    return check_source(
+        found.text, found.path, strict=strict, beta=beta, params=params, cached=True
+    )
 
 
 @dataclass(frozen=True)

@@ -226,11 +226,13 @@ def check_source(
     beta: float = 0.5,
     grid_points: int = GRID_POINTS,
     params: Mapping[str, Any] | None = None,
+    cached: bool = False,
 ) -> CheckReport:
     """Parse and check program text; syntax errors become the report's
-    diagnostics."""
+    diagnostics. `cached`: the text is a program file's, whose AST may come
+    from the parse cache (parser.parse)."""
     try:
-        program = parse(source, path)
+        program = parse(source, path, cached=cached)
     except DiagnosticError as err:
         return CheckReport(path, source, beta, strict, None, _sorted(list(err.diagnostics)))
     except RecursionError:
