@@ -26,7 +26,7 @@ import inspect
 import reprlib
 from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:  # typing has it from 3.11; typing_extensions' stub serves the checker
     from typing_extensions import dataclass_transform
@@ -57,7 +57,9 @@ def _as_tuple(obj: str, names: list[str]) -> str:
     return "(" + "".join(f"{obj}.{n}," for n in names) + ")"
 
 
-def _init_source(fields: tuple[Field[Any], ...], env: dict[str, Any], cls: type) -> str:
+def _init_source(
+    fields: tuple[Field[Any], ...], env: dict[str, Any], cls: type, frozen: bool
+) -> str:
     positional: list[str] = []
     keyword: list[str] = []
     body: list[str] = []
@@ -80,17 +82,20 @@ def _init_source(fields: tuple[Field[Any], ...], env: dict[str, Any], cls: type)
             value = dflt
         else:
             continue  # init=False without a default: left unset, as dataclass does
-        body.append(f"  _setattr(self, {f.name!r}, {value})")
+        # A frozen class refuses `self.x = ...`; a mutable one assigns as dataclass does.
+        body.append(
+            f"  _setattr(self, {f.name!r}, {value})" if frozen else f"  self.{f.name} = {value}"
+        )
     if hasattr(cls, "__post_init__"):
         body.append("  self.__post_init__()")
     params = ["self", *positional, *(["*", *keyword] if keyword else [])]
     return "\n".join([f"def __init__({', '.join(params)}):", *(body or ["  pass"])])
 
 
-def _source(cls: type, name: str, env: dict[str, Any]) -> str:
+def _source(cls: type, name: str, frozen: bool, env: dict[str, Any]) -> str:
     fields = dataclasses.fields(cls)
     if name == "__init__":
-        return _init_source(fields, env, cls)
+        return _init_source(fields, env, cls, frozen)
     if name == "__repr__":
         shown = ", ".join(f"{f.name}={{self.{f.name}!r}}" for f in fields if f.repr)
         return f"def __repr__(self):\n  return f'{{self.__class__.__qualname__}}({shown})'"
@@ -106,10 +111,10 @@ def _source(cls: type, name: str, env: dict[str, Any]) -> str:
     return f"def __hash__(self):\n  return hash({_as_tuple('self', hashed)})"
 
 
-def _build(cls: type, name: str) -> Callable[..., Any]:
+def _build(cls: type, name: str, frozen: bool) -> Callable[..., Any]:
     """Compile `cls`'s generated method `name` and put it on the class."""
     env: dict[str, Any] = {"_FACTORY": _FACTORY, "_setattr": object.__setattr__}
-    exec(_source(cls, name, env), env)
+    exec(_source(cls, name, frozen, env), env)
     fn = env[name]
     if name == "__repr__":
         fn = reprlib.recursive_repr()(fn)
@@ -122,12 +127,12 @@ def _build(cls: type, name: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]  # exec'd
 
 
-def _stub(cls: type, name: str) -> Callable[..., Any]:
+def _stub(cls: type, name: str, frozen: bool) -> Callable[..., Any]:
     def stub(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return _build(cls, name)(self, *args, **kwargs)
+        return _build(cls, name, frozen)(self, *args, **kwargs)
 
     stub.__qualname__ = f"{cls.__qualname__}.{name}"
-    stub._record_stub = (cls, name)  # type: ignore[attr-defined]  # marks it for __signature__
+    stub._record_stub = (cls, name, frozen)  # type: ignore[attr-defined]  # marks it for __signature__
     return stub
 
 
@@ -146,33 +151,57 @@ class _Signature:
 _SIGNATURE = _Signature()
 
 
+@overload
+def record(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def record(*, frozen: bool = True) -> Callable[[type[T]], type[T]]: ...
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def record(cls: type[T]) -> type[T]:
-    """Decorate a class like `@dataclass(frozen=True)`."""
+def record(cls: type[T] | None = None, /, *, frozen: bool = True) -> Any:
+    """Decorate a class like `@dataclass(frozen=True)`; `@record(frozen=False)`
+    is `@dataclass` (assignable fields, no hash)."""
+    if cls is None:
+        return lambda c: _make(c, frozen)
+    return _make(cls, frozen)
+
+
+def _make(cls: type[T], frozen: bool) -> type[T]:
     if cls.__dict__.get("__doc__") is None:
         # What dataclass would write, without the inspect.signature it costs.
         hints = inspect.get_annotations(cls)
         cls.__doc__ = f"{cls.__name__}({', '.join(hints)})"
     written = {n for n in _GENERATED if cls.__dict__.get(n) is not None}  # the class's own win
     cls = dataclass(init=False, repr=False, eq=False)(cls)
-    names = frozenset(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    own = cls
+    for name in _GENERATED:
+        if name in written:
+            continue
+        if name == "__hash__" and not frozen:
+            cls.__hash__ = None  # type: ignore[assignment]  # as dataclass(eq=True) does
+        else:
+            setattr(cls, name, _stub(cls, name, frozen))
+    cls.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
+    if frozen:
+        _refuse_assignment(cls)
+    return cls
+
+
+def _refuse_assignment(cls: type[Any]) -> None:
+    names = frozenset(f.name for f in dataclasses.fields(cls))
+    base: Any = cls  # for super(): mypy narrows `cls` after the `is` test
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
-        if type(self) is own or name in names:
+        if type(self) is cls or name in names:
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
-        super(own, self).__setattr__(name, value)
+        super(base, self).__setattr__(name, value)
 
     def __delattr__(self: Any, name: str) -> None:
-        if type(self) is own or name in names:
+        if type(self) is cls or name in names:
             raise FrozenInstanceError(f"cannot delete field {name!r}")
-        super(own, self).__delattr__(name)
+        super(base, self).__delattr__(name)
 
     for fn in (__setattr__, __delattr__):
         fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
         setattr(cls, fn.__name__, fn)
-    for name in _GENERATED:
-        if name not in written:
-            setattr(cls, name, _stub(cls, name))
-    cls.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
-    return cls

@@ -147,3 +147,51 @@ def test_a_method_the_class_defines_is_kept_as_dataclass_keeps_it() -> None:
     frozen, rec = pair(body, {"a": "int"})
     for cls in (frozen, rec):
         assert repr(cls(1)) == "mine" and cls(1) == cls(2)
+
+
+def observe_mutable(cls: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    a, b = cls(*args, **kwargs), cls(*args, **kwargs)
+    got: dict[str, Any] = {
+        "signature": str(inspect.signature(cls)),
+        "repr": repr(a),
+        "eq": a == b,
+        "hash": cls.__hash__,
+        "fields": [(f.name, f.init, f.repr, f.compare, f.kw_only) for f in dataclasses.fields(cls)],
+        "asdict": dataclasses.asdict(a),
+        "match_args": getattr(cls, "__match_args__", None),
+        "copied": copy.deepcopy(a) == a,
+    }
+    for target in (*(f.name for f in dataclasses.fields(cls)), "other"):
+        setattr(a, target, 1)
+        got[f"set {target}"] = getattr(a, target)
+    got["after"] = a == b
+    return got
+
+
+@pytest.mark.parametrize(("body", "annotations", "args", "kwargs"), CASES)
+def test_a_mutable_record_is_observably_a_dataclass(
+    body: dict[str, Any], annotations: dict[str, str], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    def make(deco: Any) -> Any:
+        ns = {**body, "__annotations__": dict(annotations), "__module__": __name__}
+        return deco(type("M", (), ns))
+
+    plain, rec = make(dataclass), make(record(frozen=False))
+    assert observe_mutable(rec, *args, **kwargs) == observe_mutable(plain, *args, **kwargs)
+
+
+def test_a_mutable_record_assigns_through_the_class_setattr() -> None:
+    seen: list[str] = []
+
+    @record(frozen=False)
+    class Watched:
+        a: int
+        b: list[int] = field(default_factory=list)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            seen.append(name)
+            object.__setattr__(self, name, value)
+
+    w = Watched(1)
+    w.a = 2
+    assert seen == ["a", "b", "a"] and w == Watched(2) and Watched.__hash__ is None
