@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import ast
 from .parser import parse
+from .records import record
 
 WIDTH = 100
 INDENT = "  "
@@ -200,13 +201,13 @@ def _assign(prefix: str, value: ast.Expr, indent: str) -> list[str]:
 Key = object  # id(node) for AST nodes, a tuple for containers and sections
 
 
-@dataclass
+@record(frozen=False)
 class _Note:
     text: str
     blank_before: bool = False
 
 
-@dataclass
+@record(frozen=False)
 class _Comments:
     leading: dict[Key, list[_Note]] = field(default_factory=dict)
     trailing: dict[Key, str] = field(default_factory=dict)
@@ -217,7 +218,7 @@ class _Comments:
     eof: list[_Note] = field(default_factory=list)
 
 
-@dataclass
+@record(frozen=False)
 class _Scanned:
     comments: list[tuple[int, str, bool]]  # (line, text, on a line of its own)
     sections: dict[str, tuple[int, int]]  # name -> (keyword line, closing-brace line)
@@ -281,7 +282,7 @@ def _scan(source: str) -> _Scanned:
     return _Scanned(comments, sections, header_line, blank, code)
 
 
-@dataclass
+@record(frozen=False)
 class _Item:
     key: Key
     start: int
@@ -289,7 +290,7 @@ class _Item:
     subs: list[_Container] = field(default_factory=list)
 
 
-@dataclass
+@record(frozen=False)
 class _Container:
     key: Key
     lo: int

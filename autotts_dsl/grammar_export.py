@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 
 from .grammar_keywords import IDENTIFIER, NameSite, keyword_exclusions
 from .parser import GRAMMAR_PATH
+from .records import record
 
 DIALECTS = ("llguidance", "lark")
 EXPRESSION_RULE = "expr"
@@ -63,7 +63,7 @@ _TOKEN = re.compile(
 _DEFINITION = re.compile(r"^([?!]?)([A-Za-z_][A-Za-z_0-9]*)(\.-?\d+)?\s*:", re.MULTILINE)
 
 
-@dataclass(frozen=True)
+@record
 class _Tok:
     kind: str
     text: str

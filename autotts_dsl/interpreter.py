@@ -9,12 +9,13 @@ reference (`reference.py`), which also writes traces.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from . import ast, vm
 from .compiler import Compiled, compile_program
 from .engines import BackendError, check_backend, default_backend
+from .records import record
 from .reference import evaluate_compiled, run_episode
 from .replay.protocol import DEFAULT_SEEDS, Evaluation
 from .replay.store import ReplayStore
@@ -22,7 +23,7 @@ from .replay.store import ReplayStore
 __all__ = ["ProgramRunner", "run_episode"]
 
 
-@dataclass
+@record(frozen=False)
 class ProgramRunner:
     """A program plus where it came from; compiles per (β, params) on demand."""
 

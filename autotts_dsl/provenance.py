@@ -15,10 +15,10 @@ import platform
 import shlex
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from . import __version__
+from .records import record
 
 TOOL = "tts-dsl"
 
@@ -31,7 +31,7 @@ def seeds_text(seeds: Sequence[int]) -> str:
     return ",".join(str(x) for x in s)
 
 
-@dataclass(frozen=True)
+@record
 class ProgramRef:
     name: str
     """The `controller NAME` (or a sweep's label)."""
@@ -39,7 +39,7 @@ class ProgramRef:
     program_hash: str
 
 
-@dataclass(frozen=True)
+@record
 class StoreRef:
     name: str
     content_hash: str

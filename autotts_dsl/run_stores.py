@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .executor import Executor
 from .executor.stores import share_stores, task_store
+from .records import record
 from .replay import registry
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .replay.store import ReplayStore
 
 
-@dataclass(frozen=True)
+@record
 class StoreRun:
     """What a worker needs to run the program on one store (picklable)."""
 

@@ -5,13 +5,15 @@ Shared by the compiler (names → symbols) and the checker's lints
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Generic, TypeVar
+
+from .records import record
 
 V = TypeVar("V")
 
 
-@dataclass
+@record(frozen=False)
 class Scope(Generic[V]):
     names: dict[str, V] = field(default_factory=dict)
     parent: Scope[V] | None = None

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from ..records import record
 from .episode import Episode
 from .numeric import neumaier_sum
 from .store import ReplayStore
@@ -23,7 +23,7 @@ Policy = Callable[[Episode], int]
 DEFAULT_SEEDS: tuple[int, ...] = tuple(range(100))
 
 
-@dataclass(frozen=True)
+@record
 class Evaluation:
     """Per-episode records of one (policy, store) evaluation, plus the summary.
 

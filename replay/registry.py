@@ -32,12 +32,12 @@ import os
 import socket
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .. import __version__
+from ..records import record
 from .store import ReplayStore, StoreError, load_store
 from .synthetic import DEFAULT_STORE_PATH, SYNTHETIC_MARKER, looks_synthetic
 from .voting import winner
@@ -307,7 +307,7 @@ def expand_store_specs(specs: Sequence[str]) -> list[str]:
 StoreKind = Literal["embedded", "autotts", "local", "collected"]
 
 
-@dataclass(frozen=True)
+@record
 class StoreInfo:
     """One row of `list_stores()`."""
 
@@ -435,7 +435,7 @@ def list_stores() -> list[StoreInfo]:
 FetchStatus = Literal["downloaded", "present", "invalid", "error"]
 
 
-@dataclass(frozen=True)
+@record
 class FetchResult:
     """Outcome for one catalogue file.
 
@@ -615,7 +615,7 @@ def _download(
 # Summaries
 
 
-@dataclass(frozen=True)
+@record
 class StoreSummary:
     """Descriptive statistics of a store (`tts-dsl stores show`)."""
 

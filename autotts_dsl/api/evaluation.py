@@ -14,12 +14,13 @@ Heavy imports (the engines, numpy, pandas) happen inside the functions.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from ..checker.empirical import EmpiricalReport
 from ..diagnostics import DiagnosticError
+from ..records import record
 from ..replay.protocol import DEFAULT_SEEDS
 from ..runtime import EpisodeFault
 from ..sweeps.grid import GridError, parse_betas
@@ -122,7 +123,7 @@ COLUMNS: tuple[str, ...] = TIDY_COLUMNS
 # One program at one β, store by store
 
 
-@dataclass
+@record(frozen=False)
 class RunResult:
     """What `evaluate` computed: one row per store (`rows`), their mean
     (`total`), the typed param and knob values (`knobs`), the engines that

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from ..live.questions import QuestionItem, QuestionsError, load_questions
 from ..live.replay_model import ReplayModelError
 from ..live.replay_server import ReplayServer
 from ..live.stats import StoreReport
+from ..records import record
 from .evaluation import StoreLike
 from .programs import ProgramError, ProgramLike, load
 
@@ -244,7 +244,7 @@ def inspect_store(store: StoreLike) -> StoreReport:
     return _inspect(_open(store))
 
 
-@dataclass(frozen=True)
+@record
 class MergeResult:
     """What `merge_stores` wrote (`written`: path, questions, branches) and
     the equivalence rule it merged answers by."""

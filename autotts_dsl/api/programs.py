@@ -7,7 +7,7 @@ check` runs on this module, and a test keeps numpy and pandas off its path).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from ..checker import CheckReport, KnobRow
 from ..diagnostics import Diagnostic, DiagnosticError, render_all
 from ..programs import STDLIB_DIR, ProgramNotFound, resolve_program_path, stdlib_names
+from ..records import record
 
 if TYPE_CHECKING:
     from .. import ast
@@ -54,7 +55,7 @@ class ProgramError(ValueError):
         return str(self)
 
 
-@dataclass(frozen=True)
+@record
 class ProgramText:
     """Program text as read: `path` is the name to show (`stdlib/cmc.tts` for
     a stdlib controller, the path as given for a file) and `file` the file
@@ -80,7 +81,7 @@ def read_program(spec: str | Path) -> ProgramText:
     return ProgramText(text, f"stdlib/{path.name}", None)
 
 
-@dataclass(frozen=True)
+@record
 class Program:
     """A parsed program: its text, where it came from, and its declarations.
     Compiling and running it load the engines on first use."""
@@ -208,7 +209,7 @@ def check(
     )
 
 
-@dataclass(frozen=True)
+@record
 class StdlibEntry:
     """One stdlib controller: its name, non-comment lines and description."""
 

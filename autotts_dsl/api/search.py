@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..records import record
 from ..search.config import DEFAULT_BETAS as SEARCH_BETAS
 from ..search.config import DEFAULT_N_SEEDS as SEARCH_N_SEEDS
 from ..search.config import DEFAULT_SEEDS as SEARCH_SEEDS
@@ -138,7 +138,7 @@ def search_worker_setup() -> None:
     warm_up()
 
 
-@dataclass(frozen=True)
+@record
 class SearchResult:
     """What a search found: the final pick's program id (None if nothing
     scored), the search's state (scored programs, frontier, best) and its
@@ -238,7 +238,7 @@ def search_prompt(
                 search.close()
 
 
-@dataclass(frozen=True)
+@record
 class SearchReport:
     """A finished (or running) search, as `tts-dsl search report` shows it:
     its configuration and state, the final pick (or the best so far), the

@@ -14,11 +14,12 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..diagnostics import DiagnosticError, did_you_mean
+from ..records import record
 from ..sweeps.cache import CACHE_FILE, CacheError, CellMetrics, ResultCache
 from ..sweeps.grid import Cell, ProgramSpec, StoreSpec, params_text
 from ..sweeps.headline import ProgramHeadline, StoreHeadline
@@ -80,7 +81,7 @@ class CheckFailed(ValueError):
         super().__init__(f"check found errors in {', '.join(self.paths)}; nothing was run")
 
 
-@dataclass(frozen=True)
+@record
 class SweepProgram:
     """A program of a sweep with its unique label (`cmc`, a file's stem, or
     `stem#hash` when two different programs share a stem)."""
@@ -93,7 +94,7 @@ class SweepProgram:
         return self.spec.label
 
 
-@dataclass
+@record(frozen=False)
 class SweepPlan:
     """Everything a sweep will compute, before any of it runs."""
 
@@ -275,7 +276,7 @@ def _backend_for_workers(backend: str | None) -> Iterator[str]:
             os.environ[BACKEND_ENV] = before
 
 
-@dataclass
+@record(frozen=False)
 class SweepResult:
     """What `run_sweep_plan` computed: metrics by cell key (cached and
     computed), the counts (`stats`: total, computed, cached, failed,
@@ -381,7 +382,7 @@ def run_sweep_plan(
     return SweepResult(plan, metrics, stats, chosen)
 
 
-@dataclass
+@record(frozen=False)
 class SweepFiles:
     """The files `write_sweep_files` wrote, and the provenance record."""
 

@@ -21,7 +21,7 @@ direction, polarity per use site). `docs/checker.md` has the rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .. import ast
@@ -29,6 +29,7 @@ from ..compiler import compile_program
 from ..diagnostics import Diagnostic, DiagnosticError, Span, render_all
 from ..fmt import format_expr
 from ..parser import parse
+from ..records import record
 from .admissibility import Admissibility
 from .context import GRID_POINTS, Context
 from .cost import CostBound, check_cost, cost_bound
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@record(frozen=False)
 class KnobRow:
     name: str
     type: str
@@ -84,7 +85,7 @@ def _jnum(v: float) -> float | int | str:
     return int(v) if v == int(v) else v
 
 
-@dataclass
+@record(frozen=False)
 class CheckReport:
     path: str
     source: str

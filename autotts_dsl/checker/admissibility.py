@@ -19,7 +19,6 @@ E117; the gold answer is not nameable (E101).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from .. import ast
 from ..diagnostics import Span
@@ -55,7 +54,7 @@ class _Site:
     written: str  # the branch expression as written
 
 
-@dataclass
+@record(frozen=False)
 class Scope:
     """Loop variables (and the set each iterates, "" when not a set name) and
     lets aliasing them (a let bound to `c ? a : b` may denote either)."""

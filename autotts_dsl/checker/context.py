@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .. import ast
 from ..compiler import DEFAULT_FUEL, DEFAULT_MAX_ROUNDS, compile_program
 from ..compiler.base import DEFAULT_MAX_BRANCHES
 from ..diagnostics import Diagnostic, DiagnosticError, Severity, Span
+from ..records import record
 from ..types import DECLARABLE, T
 from .intervals import Binding, Env, Interval, Val
 
@@ -21,7 +22,7 @@ GRID_POINTS = 1001
 Direction = str  # "up" | "down" | "const" | "unknown"
 
 
-@dataclass
+@record(frozen=False)
 class Context:
     program: ast.Program
     source: str

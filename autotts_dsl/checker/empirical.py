@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..diagnostics import Diagnostic, Span, render_all
 from ..interpreter import ProgramRunner
+from ..records import record
 from ..replay.protocol import DEFAULT_SEEDS
 from ..replay.store import ReplayStore
 
@@ -35,7 +36,7 @@ def default_betas(step: float = DEFAULT_STEP) -> tuple[float, ...]:
     return tuple(round(k * step, 10) for k in range(n + 1))
 
 
-@dataclass(frozen=True)
+@record
 class Point:
     """One program's result on one store at one β."""
 
@@ -46,7 +47,7 @@ class Point:
     episodes: int
 
 
-@dataclass(frozen=True)
+@record
 class Drop:
     store: str
     beta_lo: float
@@ -56,14 +57,14 @@ class Drop:
     changed: tuple[tuple[str, Any, Any], ...]  # (knob, value at beta_lo, at beta_hi)
 
 
-@dataclass(frozen=True)
+@record
 class DeadRange:
     lo: float
     hi: float
     why: str
 
 
-@dataclass
+@record(frozen=False)
 class EmpiricalReport:
     path: str
     source: str

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from .. import ast
@@ -315,7 +315,7 @@ TOP = Val(Interval.top(), None, False)
 BindingKind = Literal["beta", "param", "knob", "state", "window", "let", "loop"]
 
 
-@dataclass
+@record(frozen=False)
 class Binding:
     kind: BindingKind
     val: Val
@@ -325,7 +325,7 @@ class Binding:
     node: object = None  # the declaring AST node (lints key uses on it)
 
 
-@dataclass
+@record(frozen=False)
 class Env:
     names: dict[str, Binding] = field(default_factory=dict)
     parent: Env | None = None

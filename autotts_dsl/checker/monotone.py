@@ -24,11 +24,12 @@ when the grid finds none.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .. import ast
 from ..diagnostics import Span
+from ..records import record
 from ..types import DECLARABLE, NUMERIC, T
 from .context import Context, fmt_beta, fmt_value
 from .intervals import Env, Interval, IntervalEval, Sign, Val, children
@@ -68,7 +69,7 @@ def satisfies(proved: str, declared: str) -> bool:
     return proved in (declared, CONST)
 
 
-@dataclass
+@record(frozen=False)
 class Proof:
     direction: str
     reason: str = ""  # why it is unknown: the innermost sub-expression that failed
@@ -236,7 +237,7 @@ class Prover:
 # ------------------------------------------------------------------ knobs
 
 
-@dataclass
+@record(frozen=False)
 class KnobProof:
     name: str
     type: str

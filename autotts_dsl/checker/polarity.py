@@ -26,7 +26,7 @@ every known site spends less. Both are errors under `--strict`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .. import ast
 from ..diagnostics import Span
@@ -67,7 +67,7 @@ def dir_sign(direction: str) -> int:
     return {"up": 1, "down": -1}.get(direction, 0)
 
 
-@dataclass
+@record(frozen=False)
 class KnobPolarity:
     knob: str
     direction: str

@@ -4,7 +4,6 @@ the compiled result and the base class holding diagnostics and slots."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .. import ast
@@ -12,6 +11,7 @@ from ..builtins import (
     RESERVED,
 )
 from ..diagnostics import Diagnostic, Span
+from ..records import record
 from ..runtime import Ctx
 from ..scopes import Scope
 from ..types import T
@@ -44,7 +44,7 @@ class _Const:
         return self.value
 
 
-@dataclass
+@record(frozen=False)
 class Sym:
     kind: str  # const | state | local | branchvar | value
     type: T | None  # None: its definition had an error (suppresses follow-on errors)
@@ -53,7 +53,7 @@ class Sym:
     size: int = 0  # window capacity
 
 
-@dataclass
+@record(frozen=False)
 class Compiled:
     """A program specialised to one β and one set of parameters."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Generic, Literal, Protocol, TypeVar
+
+from ..records import record
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -21,7 +22,7 @@ class ExecutorError(RuntimeError):
     message is one line."""
 
 
-@dataclass(frozen=True)
+@record
 class TaskResult(Generic[A, R]):
     index: int
     """Position of the task in the submitted sequence."""

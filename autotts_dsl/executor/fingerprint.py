@@ -16,14 +16,15 @@ import hashlib
 import os
 import platform
 import socket
-from dataclasses import dataclass
 from pathlib import Path
+
+from ..records import record
 
 _SOURCE_SUFFIXES = (".py", ".lark", ".tts")
 """What an installed wheel and a checkout both have (vm.c is not installed)."""
 
 
-@dataclass(frozen=True)
+@record
 class Fingerprint:
     version: str
     source: str

@@ -37,9 +37,10 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
 
+from ..records import record
 from . import fingerprint, shared
 from .base import ExecutorError, TaskResult, TaskStatus
 from .local import _describe
@@ -385,7 +386,7 @@ class RayExecutor:
         self.close()
 
 
-@dataclass
+@record(frozen=False)
 class _Running:
     index: int
     arg: Any

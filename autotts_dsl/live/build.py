@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..records import record
 from . import answers, segments
 from .answers import extract_boxed
 from .collector import Collected, Collector, CollectSettings, journal_path_for, resolve_mode
@@ -37,7 +37,7 @@ class BuildError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@record
 class _Line:
     where: str
     q: int

@@ -18,10 +18,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .. import __version__
+from ..records import record
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -35,7 +36,7 @@ class ServerError(Exception):
         self.retryable = retryable
 
 
-@dataclass
+@record(frozen=False)
 class ClientStats:
     requests: int = 0  # attempts sent
     ok: int = 0  # responses that arrived whole and parsed

@@ -19,10 +19,11 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .. import __version__
+from ..records import record
 from . import answers, segments
 from .answers import extract_boxed
 from .client import ServerError, public_url
@@ -38,7 +39,7 @@ class CollectError(Exception):
     """A collection stopped; what arrived is in the journal (one line)."""
 
 
-@dataclass(frozen=True)
+@record
 class CollectSettings:
     model: str
     n: int = 128
@@ -75,7 +76,7 @@ class CollectSettings:
         }
 
 
-@dataclass
+@record(frozen=False)
 class Progress:
     traces_total: int = 0
     traces_done: int = 0
@@ -88,20 +89,20 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
-@dataclass(frozen=True)
+@record
 class _TraceJob:
     q: int
     i: int
 
 
-@dataclass(frozen=True)
+@record
 class _ProbeJob:
     q: int
     i: int
     probes: tuple[tuple[int, int], ...]  # (k, prefix length)
 
 
-@dataclass
+@record(frozen=False)
 class _Open:
     """A received trace whose probes are not all in."""
 
@@ -355,7 +356,7 @@ class Collector:
 # -- the dry run --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     """What a collection will spend (upper bounds; none of it sent yet)."""
 
@@ -435,7 +436,7 @@ def journal_path_for(out: str) -> str:
     return str(out) + ".journal"
 
 
-@dataclass(frozen=True)
+@record
 class Collected:
     path: str
     meta: dict[str, Any]

@@ -24,9 +24,10 @@ from __future__ import annotations
 import importlib.metadata
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
+from ..records import record
 from .answers import NO_ANSWER_TEXT
 
 RULES = ("math-verify", "exact")
@@ -60,7 +61,7 @@ _LETTER = re.compile(r"[A-Za-z]")
 _WINDOW = 1e-5
 
 
-@dataclass
+@record(frozen=False)
 class _Parsed:
     expr: Any  # a sympy object, or None when the answer is compared as text
     parsed: list[Any]  # math-verify's parse result (for verify)
@@ -68,13 +69,13 @@ class _Parsed:
     bucket: Any  # kind of a non-numeric expression
 
 
-@dataclass
+@record(frozen=False)
 class _Class:
     rep: str
     info: _Parsed
 
 
-@dataclass
+@record(frozen=False)
 class MathVerifyRule:
     name: str = "math-verify"
     _cache: dict[str, _Parsed] = field(default_factory=dict)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from ..records import record
 
 KINDS = ("500", "429", "drop", "hang", "truncate", "malformed", "shape")
 
@@ -23,7 +25,7 @@ class FaultSpecError(ValueError):
     pass
 
 
-@dataclass
+@record(frozen=False)
 class FaultPlan:
     rates: dict[str, float] = field(default_factory=dict)
     seed: int = 0

@@ -23,10 +23,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..compiler import Compiled
+from ..records import record
 from ..reference import run_episode
 from ..replay.store import NO_ANSWER
 from ..runtime import EpisodeFault, RuntimeFault
@@ -51,7 +52,7 @@ class Aborted(Exception):
     """Another episode failed: this one stops at its next request."""
 
 
-@dataclass(frozen=True)
+@record
 class InferSettings:
     model: str
     interval: int = 500
@@ -129,7 +130,7 @@ consumed (speculation, and pieces past a pruned branch's last read);
 `generated_tokens` adds the probes' completion tokens."""
 
 
-@dataclass
+@record(frozen=False)
 class Progress:
     episodes_total: int = 0
     episodes_done: int = 0
@@ -140,7 +141,7 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
-@dataclass(frozen=True)
+@record
 class InferRun:
     results: list[dict[str, Any]]  # in (seed, question) order
     events: list[list[dict[str, Any]]]  # per result, answers as strings

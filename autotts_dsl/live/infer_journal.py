@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from ..records import record
 from .journal import (
     JournalError,
     open_journal_db,
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS episodes (
 VERSION = "infer/1"
 
 
-@dataclass
+@record(frozen=False)
 class EpisodeRows:
     """What the journal holds for one unfinished episode."""
 
@@ -63,7 +64,7 @@ class EpisodeRows:
     elapsed: float = 0.0  # the episode's clock at its last journaled request
 
 
-@dataclass(frozen=True)
+@record
 class Spend:
     requests: int = 0
     chunk_requests: int = 0
@@ -73,7 +74,7 @@ class Spend:
     probe_tokens: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class TraceRows:
     """A journaled trace (for `--record`)."""
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from .. import __version__
+from ..records import record
 from . import answers, segments
 from .infer import Inference
 from .infer_journal import TraceRows
@@ -50,7 +50,7 @@ class _RecordSink:
         return False
 
 
-@dataclass(frozen=True)
+@record
 class Recorded:
     path: str
     meta: dict[str, Any]

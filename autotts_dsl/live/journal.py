@@ -20,9 +20,10 @@ import sqlite3
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..records import record
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,7 +46,7 @@ class JournalError(Exception):
     """The journal is unreadable or belongs to a different collection."""
 
 
-@dataclass(frozen=True)
+@record
 class TraceRow:
     q: int
     i: int

@@ -28,10 +28,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Protocol
 
+from ..records import record
 from .answers import answer_text, extract_boxed
 from .client import ServerError
 from .model_api import ModelServer, Prompt, Sampling, TokenMode
@@ -39,7 +40,7 @@ from .model_api import ModelServer, Prompt, Sampling, TokenMode
 Tokens = tuple[int, ...] | tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Chunk:
     """One continuation request's result: tokens [start, start + len(tokens))."""
 
@@ -51,7 +52,7 @@ class Chunk:
     prompt_tokens: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class ProbeRecord:
     k: int
     prefix: int
@@ -62,7 +63,7 @@ class ProbeRecord:
     completion_tokens: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class ReadOutcome:
     answer: str
     final: bool
@@ -85,7 +86,7 @@ class Speculation(Exception):
     """A prefetch found its episode closed (not an error)."""
 
 
-@dataclass(frozen=True)
+@record
 class TraceSetup:
     """What every trace of one question shares."""
 

@@ -16,16 +16,16 @@ refused (never whitespace splitting).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..records import record
 from .client import ServerClient, ServerError
 
 TokenMode = Literal["ids", "text"]
 TOKEN_ID_PREFIX = "token_id:"
 
 
-@dataclass(frozen=True)
+@record
 class Sampling:
     temperature: float = 0.6
     top_p: float = 0.95
@@ -41,7 +41,7 @@ class Sampling:
         }
 
 
-@dataclass(frozen=True)
+@record
 class TraceResult:
     ids: tuple[int, ...] | None  # token ids (ids mode)
     texts: tuple[str, ...] | None  # token texts (text mode)
@@ -55,13 +55,13 @@ class TraceResult:
         return len(self.ids if self.ids is not None else self.texts or ())
 
 
-@dataclass(frozen=True)
+@record
 class ProbeResult:
     text: str
     finish_reason: str
 
 
-@dataclass(frozen=True)
+@record
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0

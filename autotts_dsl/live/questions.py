@@ -16,9 +16,10 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..records import record
 
 QUESTION_KEYS = ("question", "problem", "prompt")
 GOLD_KEYS = ("gold_answer", "answer", "gold", "solution_answer")
@@ -28,7 +29,7 @@ class QuestionsError(Exception):
     """A questions file is missing or malformed (one-line message)."""
 
 
-@dataclass(frozen=True)
+@record
 class QuestionItem:
     text: str
     gold: str

@@ -31,8 +31,8 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from ..records import record
 from ..replay.store import ReplayStore
 from .answers import BOX, NO_ANSWER_TEXT, emittable
 from .segments import DEFAULT_MARKER, marker_position, reproducible
@@ -55,7 +55,7 @@ class RequestError(Exception):
     """A request the model cannot answer (HTTP 400 with this message)."""
 
 
-@dataclass(frozen=True)
+@record
 class Reading:
     """What a prompt holds (see the module docstring)."""
 

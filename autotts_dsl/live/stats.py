@@ -10,9 +10,10 @@ answer, or no answer). Reads gold answers: a report, not a controller.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
+from ..records import record
 from ..replay.store import ReplayStore
 from ..replay.voting import winner
 from .answers import NO_ANSWER_TEXT
@@ -33,7 +34,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - p
 
 
-@dataclass(frozen=True)
+@record
 class QuestionStats:
     index: int
     branches: int
@@ -44,7 +45,7 @@ class QuestionStats:
     mean_tokens: float
 
 
-@dataclass(frozen=True)
+@record
 class DepthStats:
     depth: int
     branches: int  # with at least this many probes
@@ -53,7 +54,7 @@ class DepthStats:
     none_share: float
 
 
-@dataclass(frozen=True)
+@record
 class StoreReport:
     name: str
     questions: list[QuestionStats]

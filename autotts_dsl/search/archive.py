@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from ..records import record
 from .cells import CellData
 from .curves import Floor
 from .history import ProgramRow
@@ -31,7 +31,7 @@ from .objective import CurvePoint, mean_curve
 Niche = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record
 class Scored:
     program: ProgramRow
     objective: float

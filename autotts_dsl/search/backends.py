@@ -18,9 +18,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from ..records import record
 from .pricing import WORST_CASE_CHARS_PER_TOKEN as WORST_CHARS_PER_TOKEN
 from .pricing import estimate_tokens
 
@@ -46,13 +46,13 @@ def worst_output_tokens(max_tokens: int) -> int:
     return estimate_tokens("x" * reply_limit(max_tokens))
 
 
-@dataclass(frozen=True)
+@record
 class Message:
     role: Role
     content: str
 
 
-@dataclass(frozen=True)
+@record
 class Completion:
     text: str
     input_tokens: int
@@ -197,7 +197,7 @@ def put_field(payload: dict[str, Any], dotted: str, value: Any) -> None:
     payload[last] = value
 
 
-@dataclass
+@record(frozen=False)
 class OpenAIBackend:
     """`POST {base_url}/chat/completions` (OpenAI, vLLM, llama.cpp, Ollama, ...).
 
@@ -247,7 +247,7 @@ class OpenAIBackend:
         return Completion(text, pin, pout, est, latency)
 
 
-@dataclass
+@record(frozen=False)
 class AnthropicBackend:
     """`POST {base_url}/v1/messages` (Anthropic Messages API)."""
 
@@ -289,7 +289,7 @@ class AnthropicBackend:
         return Completion(text, pin, pout, est, latency)
 
 
-@dataclass
+@record(frozen=False)
 class CommandBackend:
     """Runs a command per call: the conversation on stdin (`flatten`), the
     reply on stdout. Token counts are estimated from characters."""

@@ -13,17 +13,17 @@ cell this bounds what any proposal can cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from .. import ast
 from ..builtins import Window
 from ..diagnostics import DiagnosticError
 from ..interpreter import ProgramRunner
+from ..records import record
 
 CAP_CODE = "S002"
 
 
-@dataclass(frozen=True)
+@record
 class Caps:
     max_rounds: int = 1000
     max_branches: int = 128
@@ -39,7 +39,7 @@ class Caps:
         }
 
 
-@dataclass(frozen=True)
+@record
 class CapViolation:
     what: str
     value: int

@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
@@ -29,13 +29,14 @@ from ..executor import Executor
 from ..executor.stores import share_stores, task_store
 from ..interpreter import ProgramRunner
 from ..parser import parse
+from ..records import record
 from ..replay import registry
 from ..replay.numeric import neumaier_sum
 from ..replay.store import ReplayStore
 from ..sweeps.cache import CellMetrics
 
 
-@dataclass(frozen=True)
+@record
 class CellData:
     n_questions: int
     seeds: tuple[int, ...]
@@ -119,7 +120,7 @@ class CellData:
         )
 
 
-@dataclass(frozen=True)
+@record
 class CellTask:
     """What a worker needs to evaluate one cell (picklable)."""
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from ..records import record
 
 DEFAULT_SEEDS = ("cmc", "ibc", "scr", "dgcc", "asc", "esc")
 DEFAULT_BETAS = "0,0.25,0.5,0.75,1"
@@ -35,7 +37,7 @@ PROPOSERS = ("offline", "openai", "anthropic", "command")
 MIN_CELL_TIMEOUT = 20.0
 
 
-@dataclass(frozen=True)
+@record
 class SearchConfig:
     seed_programs: tuple[str, ...] = DEFAULT_SEEDS
     search_stores: tuple[str, ...] = ("default",)

@@ -23,8 +23,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+from ..records import record
 
 ReplyKind = Literal["program", "edit", "no-program", "edit-failed", "unknown-parent"]
 
@@ -43,13 +44,13 @@ FULL_PROGRAM_REQUEST = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class EditBlock:
     search: str
     replace: str
 
 
-@dataclass(frozen=True)
+@record
 class Reply:
     """What a reply amounts to. `source` is set for kinds `program` and
     `edit`; `message` (for the proposer) for the others."""

@@ -13,11 +13,12 @@ anything else happens, so `--resume` never re-enters a failed program.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from ..diagnostics import DiagnosticError
 from ..executor import Executor
+from ..records import record
 from ..replay import registry
 from ..replay.store import ReplayStore
 from ..runtime import EpisodeFault
@@ -84,7 +85,7 @@ def evaluate_or_error(task: CellTask) -> CellData | str:
         return f"{task.path}: does not compile at β = {task.beta:g}: {exc.render()}"
 
 
-@dataclass
+@record(frozen=False)
 class EvalStats:
     computed: int = 0
     failed: int = 0
@@ -96,7 +97,7 @@ class EvalStats:
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
+@record
 class Job:
     pid: int
     source: str

@@ -9,13 +9,12 @@ one-knob discipline (the checker verifies it anyway).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .. import ast
 from ..parser import parse
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class Gate:
     name: str
     text: str
@@ -101,7 +100,7 @@ AGGREGATORS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class GatePieces:
     knobs: tuple[ast.Knob, ...]
     state: tuple[ast.VarDecl, ...]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..executor import Executor
+from ..records import record
 from .config import SearchConfig
 from .evaluate import Job, evaluate
 from .history import History
@@ -26,7 +26,7 @@ from .verify import verify
 TARGET_BETAS = (0.5, 1.0)
 
 
-@dataclass(frozen=True)
+@record
 class Baselines:
     cmc: int
     sc: int

@@ -24,10 +24,10 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..records import record
 from .cells import CellData
 from .curves import Floor
 from .stats import Gain
@@ -100,7 +100,7 @@ def clean(text: str) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
+@record
 class StoreRow:
     role: str
     spec: str
@@ -120,7 +120,7 @@ class StoreRow:
         return Floor(self.lo, self.floor_accuracy)
 
 
-@dataclass(frozen=True)
+@record
 class ProgramRow:
     id: int
     hash: str
@@ -137,7 +137,7 @@ class ProgramRow:
         return f"p{self.id}"
 
 
-@dataclass(frozen=True)
+@record
 class CandidateRow:
     round: int
     slot: int
@@ -147,7 +147,7 @@ class CandidateRow:
     note: str
 
 
-@dataclass(frozen=True)
+@record
 class RejectedRow:
     round: int
     slot: int
@@ -158,7 +158,7 @@ class RejectedRow:
     codes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class CallRow:
     id: int
     round: int
@@ -180,7 +180,7 @@ class CallRow:
     error: str
 
 
-@dataclass(frozen=True)
+@record
 class RoundRow:
     round: int
     status: str
@@ -196,7 +196,7 @@ ProgramCells = dict[str, dict[float, dict[str, CellData]]]
 """store content hash -> β -> seeds text -> the cell."""
 
 
-@dataclass(frozen=True)
+@record
 class FailureRow:
     program_id: int
     beta: float
@@ -208,7 +208,7 @@ class FailureRow:
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class Decision:
     program_id: int
     stage: str

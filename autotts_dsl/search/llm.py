@@ -21,8 +21,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from ..records import record
 from .backends import (
     AnthropicBackend,
     Backend,
@@ -146,7 +147,7 @@ def repair_messages(
     return build(excerpt, fb)
 
 
-@dataclass
+@record(frozen=False)
 class SlotResult:
     status: str
     """accepted | rejected | budget | backend-error"""
@@ -155,7 +156,7 @@ class SlotResult:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class _Failure:
     error: str
     too_long: bool = False

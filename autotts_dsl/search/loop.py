@@ -26,7 +26,7 @@ import math
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from .. import ast
 from ..executor import Executor, make_executor
 from ..interpreter import ProgramRunner
 from ..parser import parse
+from ..records import record
 from ..replay.store import ReplayStore
 from .archive import Scored, select_parents
 from .caps import Caps, check_caps
@@ -86,7 +87,7 @@ class SilentReporter:
         pass
 
 
-@dataclass
+@record(frozen=False)
 class RoundSummary:
     round: int
     rounds: int

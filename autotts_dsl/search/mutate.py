@@ -26,9 +26,9 @@ import dataclasses
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .. import ast
+from ..records import record
 from .astops import (
     drop_unused,
     identifiers,
@@ -49,7 +49,7 @@ INT_SHIFTS = (-2, -1, 1, 2)
 UNIT_SHIFTS = (-0.05, -0.02, 0.02, 0.05)
 
 
-@dataclass(frozen=True)
+@record
 class _Site:
     lit: Lit
     owner: str
@@ -273,7 +273,7 @@ OPERATORS: tuple[tuple[str, Op, int], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Mutation:
     program: ast.Program
     change: str

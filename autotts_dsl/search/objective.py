@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from ..records import record
 from .curves import Floor, accuracy_at, envelope, tokens_for
 
 DEFAULT_OBJECTIVE = "ref:cmc"
@@ -48,7 +49,7 @@ UNREACHED_FACTOR = 2.0
 needing this many times the candidate's most expensive point."""
 
 
-@dataclass(frozen=True)
+@record
 class CurvePoint:
     beta: float
     accuracy: float
@@ -56,7 +57,7 @@ class CurvePoint:
     seq_tokens: float
 
 
-@dataclass(frozen=True)
+@record
 class Window:
     """A token range of one store; the objective's window is taken in units
     of `lo`, the cost of one full trace (SC@1)."""
@@ -114,7 +115,7 @@ def mean_curve(per_store: Mapping[str, Sequence[CurvePoint]]) -> list[CurvePoint
     return out
 
 
-@dataclass(frozen=True)
+@record
 class ScoreContext:
     """What scoring needs besides the program's own curves, per store
     content hash: the auc windows, SC@1 floors, and the reference's curves
@@ -125,7 +126,7 @@ class ScoreContext:
     reference: Mapping[str, Sequence[CurvePoint]] | None = None
 
 
-@dataclass(frozen=True)
+@record
 class PointGap:
     """One reference point against a candidate's curve on one store."""
 
@@ -184,7 +185,7 @@ def _token_gain(gap: PointGap, per_store: Mapping[str, Sequence[CurvePoint]]) ->
     return math.log2(gap.ref_tokens / max(need, 1.0))
 
 
-@dataclass(frozen=True)
+@record
 class Objective:
     """A named score (higher is better) of a program's curves."""
 

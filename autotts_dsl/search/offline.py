@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from .. import ast
 from ..fmt import format_program
 from ..parser import parse
 from ..programs import STDLIB_DIR, stdlib_names
+from ..records import record
 from .archive import Scored, select_parents
 from .mutate import mutate
 from .tuner import TunerContext, apply, next_vectors
@@ -32,7 +32,7 @@ Gate = Callable[[str, str, ast.Program | None], "tuple[str, str, tuple[str, ...]
 MAX_TRIES_PER_SLOT = 30
 
 
-@dataclass(frozen=True)
+@record
 class Proposed:
     slot: int
     source: str
@@ -44,7 +44,7 @@ class Proposed:
     """(target id, z) when the schedule tuner proposed it."""
 
 
-@dataclass(frozen=True)
+@record
 class Rejection:
     slot: int
     attempt: int

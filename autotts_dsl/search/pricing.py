@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from ..records import record
 
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     # OpenAI
@@ -61,7 +63,7 @@ def parse_price(item: str) -> tuple[str, tuple[float, float]]:
     return model.strip(), (pin, pout)
 
 
-@dataclass
+@record(frozen=False)
 class PriceTable:
     rows: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(PRICES_PER_MTOK))
 
@@ -91,7 +93,7 @@ class BudgetExhausted(Exception):
     """The next call could exceed `--budget-usd`."""
 
 
-@dataclass
+@record(frozen=False)
 class Budget:
     """A hard cap on estimated spend, checked before every call."""
 

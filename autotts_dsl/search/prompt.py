@@ -12,8 +12,8 @@ important sections are cut first (each keeps its head, or goes entirely).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from ..records import record
 from ..refcard import reference_card
 from .objective import Objective
 from .view import ProgramView, SearchView
@@ -117,7 +117,7 @@ and/or/not, `c ? x : y`, `a ?? b` (a unless none). Answers compare only with
 """
 
 
-@dataclass(frozen=True)
+@record
 class Section:
     title: str
     text: str

@@ -9,10 +9,10 @@ import contextlib
 import io
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..records import record
 from .archive import Scored, frontier
 from .curves import Floor, envelope, tokens_for
 from .heldout import Baselines
@@ -23,7 +23,7 @@ from .view import SearchState
 PLOT_FILE = "search_progress.png"
 
 
-@dataclass(frozen=True)
+@record
 class Totals:
     programs: int
     rejected: int
@@ -96,7 +96,7 @@ def frontier_by_round(state: SearchState) -> dict[int, list[CurvePoint]]:
 # Held-out
 
 
-@dataclass(frozen=True)
+@record
 class HeldoutRow:
     beta: float
     pick: CurvePoint | None
@@ -108,7 +108,7 @@ class HeldoutRow:
     sc_match: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class HeldoutReport:
     stores: tuple[str, ...]
     pick_label: str

@@ -14,10 +14,10 @@ whole interval is above zero (`Gain.significant`). Replicates depend only on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from ..records import record
 from .cells import CellData
 from .curves import Floor
 from .objective import CurvePoint, Objective, ScoreContext
@@ -29,7 +29,7 @@ DEFAULT_BOOTSTRAP = 500
 LEVEL = 0.95
 
 
-@dataclass(frozen=True)
+@record
 class Gain:
     gain: float
     lo: float

@@ -15,19 +15,19 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .. import ast
 from ..fmt import format_expr
 from ..interpreter import ProgramRunner
+from ..records import record
 from ..replay.episode import shuffle_order
 from ..replay.store import ReplayStore
 from ..replay.voting import winner
 from .astops import walk
 
 
-@dataclass(frozen=True)
+@record
 class Episode:
     store: str
     question: int

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from .. import ast
+from ..records import record
 from .archive import Scored
 from .astops import replace_node
 from .mutate import _expr_sites, _lit
@@ -32,7 +32,7 @@ PENALTY = 10.0
 rejected or never scored."""
 
 
-@dataclass(frozen=True)
+@record
 class TunerContext:
     target: Scored
     slots: int

@@ -4,14 +4,13 @@ rendered diagnostics; warnings are kept but do not block."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..ast import Program, program_hash
 from ..checker import check_source, explain
 from ..parser import parse
+from ..records import record
 
 
-@dataclass(frozen=True)
+@record
 class Verdict:
     ok: bool
     source: str

@@ -11,8 +11,8 @@ number can reach a prompt.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
+from ..records import record
 from ..sweeps.grid import seeds_spec as seeds_text
 from .archive import (
     Niche,
@@ -33,7 +33,7 @@ SEED_ROLES = ("seed", "reference")
 """Proposer tags of round-0 programs that may be parents."""
 
 
-@dataclass(frozen=True)
+@record
 class SearchState:
     stores: tuple[StoreRow, ...]
     ctx: ScoreContext
@@ -147,14 +147,14 @@ def _mean(per_store: dict[str, tuple[CurvePoint, ...]]) -> list[CurvePoint]:
     return mean_curve(per_store)
 
 
-@dataclass(frozen=True)
+@record
 class StoreCell:
     accuracy: float
     tokens: float
     seq_tokens: float
 
 
-@dataclass(frozen=True)
+@record
 class BetaRow:
     beta: float
     cells: tuple[StoreCell, ...]
@@ -162,7 +162,7 @@ class BetaRow:
     mean: StoreCell
 
 
-@dataclass(frozen=True)
+@record
 class ProgramView:
     label: str
     name: str
@@ -178,7 +178,7 @@ class ProgramView:
     niche: Niche = (0, 0)
 
 
-@dataclass(frozen=True)
+@record
 class TriedView:
     """One candidate of an earlier round and how it did."""
 
@@ -192,7 +192,7 @@ class TriedView:
     vs_parent: Gain | None = None
 
 
-@dataclass(frozen=True)
+@record
 class SearchView:
     store_names: tuple[str, ...]
     betas: tuple[float, ...]

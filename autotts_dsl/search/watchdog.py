@@ -19,7 +19,7 @@ import contextlib
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
@@ -27,6 +27,7 @@ from .. import ast
 from ..compiler import compile_program
 from ..interpreter import run_episode
 from ..parser import parse
+from ..records import record
 from ..replay.episode import Episode
 from ..runtime import Ctx, RuntimeFault
 from .astops import rebuild, walk
@@ -36,7 +37,7 @@ TIMEOUT_CODE = "S001"
 SAMPLE_INTERVAL = 0.005
 
 
-@dataclass(frozen=True)
+@record
 class DiagTask:
     source: str
     path: str
@@ -111,7 +112,7 @@ def _find_ctx(frame: FrameType | None) -> Ctx | None:
     return None
 
 
-@dataclass
+@record(frozen=False)
 class _Profile:
     samples: Counter[int]
     silent: int = 0
@@ -125,7 +126,7 @@ class _Profile:
     events: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class Diagnosis:
     text: str
     """Rendered like a checker error."""

@@ -16,9 +16,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..records import record
 
 if TYPE_CHECKING:
     from ..replay.protocol import Evaluation
@@ -34,7 +36,7 @@ class CacheError(Exception):
     """The cache file cannot be opened or is not a sweep cache."""
 
 
-@dataclass(frozen=True)
+@record
 class CellMetrics:
     """What one cell's evaluation produces (the replay protocol's summary)."""
 

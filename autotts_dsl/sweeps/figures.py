@@ -25,9 +25,10 @@ import itertools
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..records import record
 
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 FINGERPRINT_KEY = "tts-dsl-fingerprint"
@@ -185,7 +186,7 @@ def style_accuracy_axis(ax: Any, label: str | None = "accuracy (%)") -> None:
 # Point labels that do not collide
 
 
-@dataclass(frozen=True)
+@record
 class PointLabel:
     ax: Any
     x: float
@@ -195,7 +196,7 @@ class PointLabel:
     size: float = POINT_LABEL_SIZE
 
 
-@dataclass(frozen=True)
+@record
 class Obstacle:
     """A marker that labels keep clear of: data point, radius in points.
     `hard`: never covered (SC@64's star); others are avoided when possible."""
@@ -207,7 +208,7 @@ class Obstacle:
     hard: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Polyline:
     """A drawn line that labels avoid when they can (data coordinates)."""
 

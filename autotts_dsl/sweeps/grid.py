@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from ..ast import program_hash
 from ..interpreter import ProgramRunner
+from ..records import record
 from ..replay.store import ReplayStore
 from .cache import cell_key
 
@@ -126,7 +126,7 @@ def parse_params_text(text: str) -> dict[str, str]:
 # Programs, stores, cells
 
 
-@dataclass(frozen=True)
+@record
 class ProgramSpec:
     """A parsed program as the sweep sees it."""
 
@@ -140,7 +140,7 @@ class ProgramSpec:
     """The `controller NAME` of the program."""
 
 
-@dataclass(frozen=True)
+@record
 class StoreSpec:
     """A store as the sweep sees it: how workers find it, and what it is."""
 
@@ -161,7 +161,7 @@ class StoreSpec:
         return self.name.split("/")[-1]
 
 
-@dataclass(frozen=True)
+@record
 class Cell:
     """One evaluation of the grid."""
 
@@ -197,7 +197,7 @@ def canonical_params(params: Mapping[str, Any]) -> Params:
 # Baselines
 
 
-@dataclass(frozen=True)
+@record
 class BaselineConfig:
     """A stdlib controller run at fixed configurations (or over the β grid)."""
 

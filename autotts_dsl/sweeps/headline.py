@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from ..records import record
 from .results import Row
 
 # ---------------------------------------------------------------------------
 # Curves and frontiers
 
 
-@dataclass(frozen=True)
+@record
 class Point:
     beta: float
     params: str
@@ -95,7 +95,7 @@ def _stores(rows: Sequence[Row]) -> list[str]:
 # Headline summary
 
 
-@dataclass(frozen=True)
+@record
 class StoreHeadline:
     program: str
     """The curve: a program label, with its params when it was swept with some."""
@@ -124,7 +124,7 @@ class StoreHeadline:
         return self.matched_tokens is not None
 
 
-@dataclass(frozen=True)
+@record
 class ProgramHeadline:
     program: str
     n_stores: int

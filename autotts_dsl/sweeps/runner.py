@@ -21,7 +21,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 from ..diagnostics import DiagnosticError
@@ -29,6 +29,7 @@ from ..executor import Executor, ProcessExecutor
 from ..executor.stores import share_stores, task_store
 from ..interpreter import ProgramRunner
 from ..parser import parse
+from ..records import record
 from ..replay import registry
 from ..replay.store import ReplayStore, StoreError
 from ..runtime import EpisodeFault
@@ -101,7 +102,7 @@ def evaluate_cell(
 # Tasks and outcomes (what crosses the process boundary)
 
 
-@dataclass(frozen=True)
+@record
 class Task:
     key: str
     program_source: str
@@ -113,7 +114,7 @@ class Task:
     seeds: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     key: str
     metrics: CellMetrics | None
@@ -159,7 +160,7 @@ def run_task(evaluator: Evaluator, task: Task) -> Outcome:
 # The sweep
 
 
-@dataclass
+@record(frozen=False)
 class SweepStats:
     total: int = 0
     cached: int = 0

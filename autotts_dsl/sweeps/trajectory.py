@@ -10,9 +10,9 @@ project's own sweep and plot commands.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..records import record
 from .results import Row
 
 SEARCH_DATASETS: tuple[str, ...] = ("aime24",)
@@ -23,7 +23,7 @@ class TrajectoryError(ValueError):
     """The results do not hold what the trajectory needs."""
 
 
-@dataclass(frozen=True)
+@record
 class TrajectoryPoint:
     label: str  # t1, t2, …
     program: str

@@ -5,20 +5,20 @@ table. Each is built once and reused across programs and β."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from math import comb
 
 import numpy as np
 import numpy.typing as npt
 
+from ..records import record
 from ..replay.episode import shuffle_order
 from ..replay.store import ReplayStore
 
 I64 = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True)
+@record
 class StoreData:
     probes: npt.NDArray[np.int32]  # [Q, B, L]: int32 halves what a question keeps in cache
     n_probes: I64  # [Q, B]

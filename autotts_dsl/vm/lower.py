@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from .. import ast
 from ..builtins import FIELDS_BY_NAME, Builtin, overloads, resolve_overload
+from ..records import record
 from ..types import DECLARABLE, NUMERIC, T, unify_numeric
 from .opcodes import (
     HEADER_FIELDS,
@@ -45,14 +46,14 @@ class Unsupported(Exception):
     """A construct the VM does not translate (the program runs on the reference)."""
 
 
-@dataclass(frozen=True)
+@record
 class Reg:
     bank: Bank
     index: int
     const: bool = False  # a constant register (relocated before the temporaries)
 
 
-@dataclass(frozen=True)
+@record
 class ConstSlot:
     """A constant register; its value is computed per β (`consts.py`)."""
 
@@ -64,13 +65,13 @@ class ConstSlot:
     type: T = T.INT
 
 
-@dataclass(frozen=True)
+@record
 class Scalar:
     reg: Reg
     type: T
 
 
-@dataclass(frozen=True)
+@record
 class Seq:
     """A branch set or an answer list: the first `n` entries of an int row."""
 
@@ -79,14 +80,14 @@ class Seq:
     type: T
 
 
-@dataclass(frozen=True)
+@record
 class Tally:
     keys: int
     weights: int
     n: Reg
 
 
-@dataclass(frozen=True)
+@record
 class Window:
     index: int
 
@@ -94,12 +95,12 @@ class Window:
 Value = Scalar | Seq | Tally | Window
 
 
-@dataclass
+@record(frozen=False)
 class Label:
     at: int = -1
 
 
-@dataclass
+@record(frozen=False)
 class Layout:
     """What the VM needs besides the code; `header()` packs it for the C side."""
 
@@ -910,7 +911,7 @@ class Lowering:
         self.emit("RERUN")  # `finally` did not answer: the reference reports it
 
 
-@dataclass(frozen=True)
+@record
 class Lowered:
     """VM code for one program structure (β- and param-independent)."""
 
