@@ -190,9 +190,10 @@ static inline int before(const double *keys, int64_t W, int64_t nk, int64_t desc
     return 0;
 }
 
-/* One key: a stable merge sort of positions by the key, compared inline. */
+/* One key: a stable sort of positions by the key, compared inline (insertion sort up to
+   128: a round re-sorts the list it sorted the round before, nearly in order). */
 static void sort_one_key(int64_t *perm, int64_t *tmp, int64_t n, const double *key, int desc) {
-    if (n <= 32) {
+    if (n <= 128) {
         for (int64_t p = 1; p < n; p++) {
             int64_t x = perm[p], q = p - 1;
             double kx = key[x];
@@ -225,6 +226,20 @@ static int sort_rows(VM *vm, int64_t *items, int64_t n, const double *keys, int6
                      int64_t desc) {
     int64_t W = vm->W, *perm = vm->perm, *tmp = vm->tmp;
     int sorted = 1; /* already in order (common: keys tie, or follow opening order) */
+    if (nk == 1) {  /* the usual `order by` of one key, every round: keep the scan tight */
+        const int d = (int)(desc & 1);
+        for (int64_t p = 0; p < n; p++) {
+            double k = keys[p];
+            if (isnan(k)) return -1;
+            if (p > 0 && (d ? k > keys[p - 1] : k < keys[p - 1])) sorted = 0;
+        }
+        if (sorted) return 0;
+        for (int64_t p = 0; p < n; p++) perm[p] = p;
+        sort_one_key(perm, tmp, n, keys, d);
+        for (int64_t p = 0; p < n; p++) tmp[p] = items[perm[p]];
+        memcpy(items, tmp, (size_t)n * sizeof(int64_t));
+        return 0;
+    }
     for (int64_t p = 0; p < n; p++) {
         perm[p] = p;
         for (int64_t k = 0; k < nk; k++)
@@ -232,9 +247,7 @@ static int sort_rows(VM *vm, int64_t *items, int64_t n, const double *keys, int6
         if (sorted && p > 0 && before(keys, W, nk, desc, p, p - 1)) sorted = 0;
     }
     if (sorted) return 0;
-    if (nk == 1) {
-        sort_one_key(perm, tmp, n, keys, (int)(desc & 1));
-    } else if (n <= 32) {
+    if (n <= 32) {
         for (int64_t p = 1; p < n; p++) {
             int64_t x = perm[p], q = p - 1;
             while (q >= 0 && before(keys, W, nk, desc, x, perm[q])) {
