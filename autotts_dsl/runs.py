@@ -14,11 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .io_atomic import atomic_write_text
 from .provenance import seeds_text
-from .replay.protocol import Evaluation
+from .replay.protocol import COLUMNS, Evaluation, concat_columns
 from .replay.store import ReplayStore
 
 if TYPE_CHECKING:
@@ -64,12 +62,7 @@ def concat_evaluations(parts: Sequence[Evaluation]) -> Evaluation:
         store=first.store,
         n_questions=first.n_questions,
         seeds=tuple(s for p in parts for s in p.seeds),
-        answer=np.concatenate([p.answer for p in parts]),
-        correct=np.concatenate([p.correct for p in parts]),
-        cost=np.concatenate([p.cost for p in parts]),
-        seq_cost=np.concatenate([p.seq_cost for p in parts]),
-        opened=np.concatenate([p.opened for p in parts]),
-        reads=np.concatenate([p.reads for p in parts]),
+        **{name: concat_columns([p.raw(name) for p in parts], name) for name in COLUMNS},
         wall_seconds=sum(p.wall_seconds for p in parts),
         reruns=sum(p.reruns for p in parts),
         backend="+".join(engines),

@@ -226,8 +226,6 @@ def cluster_executor(
     for the local default (the command runs its own pool). Ray's failures —
     not installed, unreachable, a node with other code — become one-line
     errors with exit 2."""
-    from ..api.execution import ExecutorError, open_executor
-
     kind = getattr(args, "executor", "local")
     address = getattr(args, "ray_address", None)
     if kind == "local":
@@ -235,6 +233,8 @@ def cluster_executor(
             raise CliError("--ray-address needs --executor ray", EXIT_USAGE)
         yield None
         return
+    from ..api.execution import ExecutorError, open_executor  # multiprocessing: only here
+
     try:
         executor = open_executor(kind, jobs, address=address, initializer=initializer)
     except ExecutorError as exc:

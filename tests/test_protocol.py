@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import pickle
 import random
+from array import array
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autotts_dsl.replay.episode import Episode, shuffle_order
-from autotts_dsl.replay.protocol import DEFAULT_SEEDS, evaluate
+from autotts_dsl.replay.numeric import neumaier_sum, pairwise_sum
+from autotts_dsl.replay.protocol import COLUMNS, DEFAULT_SEEDS, Evaluation, evaluate
 from autotts_dsl.replay.store import NO_ANSWER, ReplayStore, store_from_records
+from autotts_dsl.runs import concat_evaluations
 
 
 def question(gold: str, branches: list[tuple[list[str], int, str]], interval: int = 500) -> Any:
@@ -290,3 +296,87 @@ def test_costs_are_exact_integers() -> None:
     expected = [100 * (shuffle_order(s, 10)[0] + 1) for s in range(10)]
     assert ev.cost.tolist() == expected
     assert ev.avg_tokens == int(sum(expected) / 10)
+
+
+# ---------------------------------------------------------------------------
+# The summary without numpy: numpy's digits all the same
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(min_value=0, max_value=1e6, allow_nan=False),
+            st.integers(0, 40).map(lambda k: k / 30),
+        ),
+        max_size=700,
+    )
+)
+def test_pairwise_sum_is_numpys_sum_bit_for_bit(values: list[float]) -> None:
+    assert pairwise_sum(values) == float(np.add.reduce(np.array(values, dtype=np.float64)))
+    if values:
+        assert pairwise_sum(values) / len(values) == float(np.mean(np.array(values)))
+
+
+def _numpy_summary(ev: Evaluation) -> tuple[float, int, int, float, float]:
+    """The summary as numpy computes it (the formulas the protocol had)."""
+    s, n = len(ev.seeds), ev.n_questions
+
+    def per_seed(col: Any) -> Any:
+        return np.asarray(col).reshape(s, n).astype(np.int64).sum(axis=1) / n
+
+    def trunc(per: Any) -> int:
+        return int(neumaier_sum(per.tolist()) / len(per))
+
+    return (
+        round(100 * float(np.mean(per_seed(ev.correct))), 2),
+        trunc(per_seed(ev.cost)),
+        trunc(per_seed(ev.seq_cost)),
+        float(ev.opened.mean()),
+        float(ev.reads.sum() / max(1, int(ev.opened.sum()))),
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 41), st.randoms(use_true_random=False))
+def test_summary_equals_numpys_for_array_and_numpy_columns(
+    n_seeds: int, n_q: int, rnd: random.Random
+) -> None:
+    n = n_seeds * n_q
+    cols = {
+        "answer": [rnd.randint(-1, 5) for _ in range(n)],
+        "correct": [rnd.random() < 0.4 for _ in range(n)],
+        "cost": [rnd.randint(0, 10**7) for _ in range(n)],
+        "seq_cost": [rnd.randint(0, 10**6) for _ in range(n)],
+        "opened": [rnd.randint(0, 64) for _ in range(n)],
+        "reads": [rnd.randint(0, 5000) for _ in range(n)],
+    }
+    common = {"store": "s", "n_questions": n_q, "seeds": tuple(range(n_seeds))}
+    as_arrays = Evaluation(
+        **common,
+        **{k: array(COLUMNS[k][1], v) for k, v in cols.items()},  # type: ignore[arg-type]
+        wall_seconds=0.0,
+    )
+    as_numpy = Evaluation(
+        **common,
+        **{k: np.array(v, dtype=COLUMNS[k][0]) for k, v in cols.items()},  # type: ignore[arg-type]
+        wall_seconds=0.0,
+    )
+    want = _numpy_summary(as_numpy)
+    for ev in (as_arrays, as_numpy, pickle.loads(pickle.dumps(as_arrays))):
+        got = (ev.accuracy, ev.avg_tokens, ev.avg_seq_tokens, ev.mean_opened, ev.mean_depth)
+        assert got == want
+        for k, v in cols.items():
+            assert ev.answer.dtype == np.int32 and ev.correct.dtype == np.bool_
+            assert getattr(ev, k).tolist() == v
+
+
+def test_seed_ranges_concatenate_to_one_evaluation() -> None:
+    store = store_from_records([labelled_question("a"), labelled_question("b")], name="t")
+    whole = evaluate(store, first_full_read, seeds=range(6))
+    parts = [evaluate(store, first_full_read, seeds=s) for s in (range(2), range(2, 6))]
+    joined = concat_evaluations(parts)
+    assert joined.seeds == whole.seeds
+    for k in COLUMNS:
+        assert getattr(joined, k).tolist() == getattr(whole, k).tolist()
+    assert (joined.accuracy, joined.avg_tokens) == (whole.accuracy, whole.avg_tokens)

@@ -18,21 +18,20 @@ from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from ..checker.empirical import EmpiricalReport
 from ..diagnostics import DiagnosticError
 from ..records import record
 from ..replay.protocol import DEFAULT_SEEDS
 from ..runtime import EpisodeFault
-from ..sweeps.grid import GridError, parse_betas
-from ..sweeps.results import TIDY_COLUMNS
 from .programs import Program, ProgramError, ProgramLike, ProgramText, load
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..checker.empirical import EmpiricalReport
     from ..executor import Executor
     from ..replay.store import ReplayStore
-    from ..sweeps.grid import Cell
+    from ..sweeps.grid import Cell, GridError, parse_betas
+    from ..sweeps.results import TIDY_COLUMNS as COLUMNS
 
 __all__ = [
     "COLUMNS",
@@ -105,6 +104,8 @@ def _store_pairs(
 
 def _betas(betas: float | str | Sequence[float]) -> tuple[float, ...]:
     if isinstance(betas, str):
+        from ..sweeps.grid import parse_betas
+
         return parse_betas(betas)
     if isinstance(betas, (int, float)):
         return (float(betas),)
@@ -115,8 +116,26 @@ def _seeds(seeds: int | Sequence[int]) -> tuple[int, ...]:
     return tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
 
 
-COLUMNS: tuple[str, ...] = TIDY_COLUMNS
-"""Columns of `run` and `sweep` (those of a sweep's `results.csv`)."""
+# Loaded on first use (the sweep and checker modules a one-store evaluation
+# does not need): COLUMNS, the columns of `run` and `sweep` (those of a
+# sweep's `results.csv`); GridError and parse_betas; EmpiricalReport.
+_LAZY: dict[str, tuple[str, str]] = {
+    "COLUMNS": ("autotts_dsl.sweeps.results", "TIDY_COLUMNS"),
+    "GridError": ("autotts_dsl.sweeps.grid", "GridError"),
+    "parse_betas": ("autotts_dsl.sweeps.grid", "parse_betas"),
+    "EmpiricalReport": ("autotts_dsl.checker.empirical", "EmpiricalReport"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -338,7 +357,9 @@ def _frame(cells: Sequence[Cell], metrics: Mapping[str, Any]) -> pd.DataFrame:
     from ..sweeps.results import tidy_rows
 
     rows = tidy_rows(cells, metrics)
-    frame: pd.DataFrame = pd.DataFrame(rows, columns=list(COLUMNS))
+    from ..sweeps.results import TIDY_COLUMNS
+
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
     return frame
 
 

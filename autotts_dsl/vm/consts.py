@@ -7,11 +7,9 @@ agree by construction); literals carry their value from the lowering.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from ..compiler import Compiled
 from ..compiler.base import _Const
@@ -25,7 +23,7 @@ def constants(
     layout: Layout,
     program_compiler: ProgramCompiler,
     compiled: Compiled,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+) -> tuple[array[int], array[float]]:
     """The int and float constant banks, in register order.
 
     `program_compiler` must have compiled its declarations for the same β and
@@ -70,7 +68,7 @@ def constants(
             if not _I64_MIN <= iv <= _I64_MAX:
                 raise Unsupported("a constant beyond 64 bits")
             ints.append(iv)
-    return np.array(ints, dtype=np.int64), np.array(floats, dtype=np.float64)
+    return array("q", ints), array("d", floats)
 
 
 def folder_for(

@@ -11,10 +11,9 @@ from __future__ import annotations
 import functools
 import time
 import warnings
+from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from .. import ast
 from ..compiler import Compiled
@@ -58,8 +57,8 @@ class Program:
 
     def __init__(self, lowered: Lowered) -> None:
         self.lowered = lowered
-        self.code = np.array(lowered.code, dtype=np.int32)
-        self.header = np.array(header(lowered), dtype=np.int64)
+        self.code = array("i", lowered.code)
+        self.header = array("q", header(lowered))
 
 
 _PROGRAMS: dict[str, Program | Unsupported] = {}
@@ -107,11 +106,12 @@ def evaluate(
     started = time.perf_counter()
     d = cells.store_data(store)
     n_q = len(store.questions)
-    order_table, rows = cells.order_rows(d, seeds)
+    order, rows = cells.order_rows(d, seeds)
     width = max(1, d.width)
     n_max = max(1, min(width, compiled.max_branches))
     table = cells.beta_table(n_max)
-    out = np.zeros((len(seeds) * n_q, 6), dtype=np.int64)
+    n_ep = len(seeds) * n_q
+    out = array("q", bytes(8 * 6 * n_ep))  # per episode: status, answer, cost, seq, opened, reads
     vm.run_cell(
         prog.code,
         prog.header,
@@ -123,7 +123,7 @@ def evaluate(
         d.finals,
         d.n_branches,
         d.interval,
-        order_table,
+        order.table,
         rows,
         table,
         out,
@@ -132,29 +132,34 @@ def evaluate(
         d.width,
         d.depth,
         len(seeds),
-        order_table.shape[1],
-        order_table.shape[2],
-        table.shape[0],
+        order.n_sets,
+        order.width,
+        n_max + 1,
         d.vocab,
     )
-    reruns = np.flatnonzero(out[:, 0])
-    for e in reruns.tolist():
+    status = out[0::6]
+    reruns = [e for e in range(n_ep) if status[e]] if any(status) else []
+    for e in reruns:
         si, qi = divmod(e, n_q)
         ep = replay_episode(compiled, path, store, qi, seeds[si])
-        out[e] = (0, ep.answer, ep.cost, ep.seq_cost, ep.opened, ep.total_reads)
-    gold = np.tile(d.gold, len(seeds))
+        out[6 * e : 6 * e + 6] = array(
+            "q", (0, ep.answer, ep.cost, ep.seq_cost, ep.opened, ep.total_reads)
+        )
+    answer = array("i", out[1::6])
+    gold = d.gold
+    correct = array("b", [a == gold[e % n_q] for e, a in enumerate(answer)])
     return Evaluation(
         store=store.name,
         n_questions=n_q,
         seeds=seeds,
-        answer=out[:, 1].astype(np.int32),
-        correct=out[:, 1] == gold,
-        cost=out[:, 2].copy(),
-        seq_cost=out[:, 3].copy(),
-        opened=out[:, 4].astype(np.int32),
-        reads=out[:, 5].copy(),
+        answer=answer,
+        correct=correct,
+        cost=out[2::6],
+        seq_cost=out[3::6],
+        opened=array("i", out[4::6]),
+        reads=out[5::6],
         wall_seconds=time.perf_counter() - started,
-        reruns=int(reruns.size),
+        reruns=len(reruns),
         backend="vm",
     )
 

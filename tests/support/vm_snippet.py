@@ -121,6 +121,6 @@ class Snippet:
             len(code_arr),
             self.width,
             self.vocab,
-            self.table.shape[0],
+            cells.table_size(self.table),
         )
         return ("done" if status == 0 else "rerun"), out_i, out_f
