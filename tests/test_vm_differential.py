@@ -940,6 +940,57 @@ def test_declined_episodes_are_replayed(what: int) -> None:
     assert 0 < got.reruns < n, f"{got.reruns} of {n} episodes replayed"
 
 
+# Sort keys from an int field beyond 2^53 (the gathering KEYR instruction):
+# 2^53 + 1 and 2^53 are one double, so the VM cannot order them and must
+# hand those episodes back.
+HUGE_KEYS = """
+controller huge_keys
+branch { big: int = 0 }
+init { spawn 4 }
+round {
+  for b in running { b.big = 9007199254740993 - (b.index + round) % 2 }
+  rule first: for b in running order by b.big limit 2 do step b
+  rule rest: for b in running order by b.reads desc, b.index do step b
+  if count(completed) >= 3 { answer winner(completed) }
+  if count(running) == 0 { stop }
+}
+finally { answer winner(completed) ?? winner(answers(alive)) }
+"""
+
+
+def test_sort_keys_beyond_exact_doubles_are_replayed() -> None:
+    runner = runner_of(HUGE_KEYS, "huge_keys.tts")
+    got = assert_same(runner, default_store(), 0.5, "vm")
+    assert isinstance(got, Evaluation)
+    assert got.reruns == len(got.answer), f"{got.reruns} of {len(got.answer)} replayed"
+
+
+# Sort keys from a float field (the gathering KEYQ instruction), over a set
+# that skips branches (finished ones leave `running`), so a gather that
+# ignored the set would be caught.
+FLOAT_KEYS = """
+controller float_keys
+branch { score: float = 0.0 }
+init { spawn 6 }
+round {
+  for b in running { b.score = ((b.reads * 7 + b.index * 3) % 5) / 5.0 }
+  rule best: for b in running order by b.score desc limit 2 do step b
+  if round % 3 == 0 {
+    rule trim: for b in running order by b.score, b.index desc limit 1 do prune b
+  }
+  if count(completed) >= 3 { answer winner(completed) }
+  if count(running) == 0 { stop }
+}
+finally { answer winner(completed) ?? winner(answers(alive)) }
+"""
+
+
+def test_float_field_sort_keys_match_the_reference() -> None:
+    runner = runner_of(FLOAT_KEYS, "float_keys.tts")
+    got = assert_same(runner, default_store(), 0.5, "vm")
+    assert isinstance(got, Evaluation) and got.reruns == 0
+
+
 UNCOVERED = {
     "set_choice": "let s = round % 2 == 0 ? running : alive\n  for b in s { step b }",
 }

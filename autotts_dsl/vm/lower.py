@@ -95,6 +95,25 @@ class Window:
 Value = Scalar | Seq | Tally | Window
 
 
+Instr = tuple[str, tuple[object, ...]]
+"""An instruction as lowered: its name and operands (labels unresolved)."""
+
+
+def _field_gather(kv: Scalar, code: list[Instr], b: Reg) -> tuple[str, int] | None:
+    """("KEYR" | "KEYQ", field row) when a sort key's code is one load of a
+    field of the loop's branch `b`, else None."""
+    if len(code) != 1:
+        return None
+    name, (dst, row, of) = code[0] if len(code[0][1]) == 3 else ("", (None, None, None))
+    if not (isinstance(row, int) and dst == kv.reg and of == b):
+        return None
+    if name == "LDR" and kv.type is not T.FLOAT:
+        return "KEYR", row
+    if name == "LDQ":
+        return "KEYQ", row
+    return None
+
+
 @record(frozen=False)
 class Label:
     at: int = -1
@@ -140,7 +159,7 @@ class Lowering:
     def __init__(self, program: ast.Program) -> None:
         self.program = program
         self.layout = Layout()
-        self.code: list[tuple[str, tuple[object, ...]]] = []
+        self.code: list[Instr] = []
         self.globals: dict[str, Value] = {
             "beta": Scalar(self.const("f", "beta"), T.FLOAT),
         }
@@ -573,10 +592,20 @@ class Lowering:
             self.emit("MOV_I", sel.n, kept)
         return sel, names
 
-    def each(self, sel: Seq, b: Reg, body: Callable[[], None], idx: Reg | None = None) -> None:
+    def each(
+        self,
+        sel: Seq,
+        b: Reg,
+        body: Callable[[], None],
+        idx: Reg | None = None,
+        *,
+        burn: bool = False,
+    ) -> None:
         """Run `body` with `b` bound to each entry of `sel` in order and `idx`
         holding its position. The test sits at the bottom (one dispatch per
-        iteration): jump to it, and it jumps back while entries remain."""
+        iteration): jump to it, and it jumps back while entries remain. With
+        `burn`, each iteration uses a unit of fuel as it starts (LOOPB: the
+        top of the body is entered only from the test)."""
         idx = idx if idx is not None else self.ireg()
         self.emit("SETI", idx, -1)
         top, test = Label(), Label()
@@ -584,7 +613,15 @@ class Lowering:
         self.place(top)
         body()
         self.place(test)
-        self.emit("LOOP", sel.row, sel.n, idx, b, top)
+        self.emit("LOOPB" if burn else "LOOP", sel.row, sel.n, idx, b, top)
+
+    def field_key(self, key: ast.Expr, scope: _Scope) -> tuple[Scalar, list[Instr]]:
+        """The key of one branch, lowered aside: its value and its code."""
+        mark = len(self.code)
+        kv = self.scalar(key, scope)
+        code = self.code[mark:]
+        del self.code[mark:]
+        return kv, code
 
     def expr_Query(self, e: ast.Query, scope: _Scope) -> Value:
         sel, _ = self.selection(e.var, e.source, e.where, scope)
@@ -831,16 +868,27 @@ class Lowering:
             first = self.layout.n_frows
             key_rows = [self.frow() for _ in h.order]
             idx = pos = self.ireg()
+            lowered = [self.field_key(k.key, inner) for k in h.order]
+            gathers = [_field_gather(kv, code, b.reg) for kv, code in lowered]
 
             def keys() -> None:
-                for k, key_row in zip(h.order, key_rows, strict=True):
-                    kv = self.scalar(k.key, inner)
+                for (kv, code), key_row, gather in zip(lowered, key_rows, gathers, strict=True):
+                    if gather is not None:
+                        continue
+                    self.code.extend(code)
                     if kv.type is T.FLOAT:
                         self.emit("STQ", key_row, pos, kv.reg)
                     else:
                         self.emit("KEYI", key_row, pos, kv.reg)
 
-            self.each(sel, b.reg, keys, idx)
+            # `order by b.f` reads a field row: one gathering instruction per
+            # key instead of a load and a store per branch
+            for key_row, gather in zip(key_rows, gathers, strict=True):
+                if gather is not None:
+                    op, row = gather
+                    self.emit(op, key_row, sel.row, sel.n, row)
+            if any(g is None for g in gathers):
+                self.each(sel, b.reg, keys, idx)
             desc = sum(1 << n for n, k in enumerate(h.order) if k.descending)
             self.emit("SORT", sel.row, sel.n, first, len(key_rows), desc)
         if h.limit is not None:
@@ -848,11 +896,7 @@ class Lowering:
             self.emit("LIMIT", sel.n, lim.reg)
         self.emit("FUEL", sel.n)  # one unit per iteration, checked up front like `repeat`
 
-        def body() -> None:
-            self.emit("BURN")
-            self.block(s.body, inner)
-
-        self.each(sel, b.reg, body)
+        self.each(sel, b.reg, lambda: self.block(s.body, inner), burn=True)
 
     def stmt_Repeat(self, s: ast.Repeat, scope: _Scope) -> None:
         n = self.scalar(s.count, scope)

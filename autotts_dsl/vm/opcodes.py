@@ -103,11 +103,19 @@ OPS: tuple[Op, ...] = (
     Op("COLLECT", "kri", "row a = the branches of set kind k (opening order); I[c] = size"),
     Op("COPY_ROW", "rri", "row a[:I[c]] = row b[:I[c]]"),
     Op("LOOP", "riiiL", "I[idx] += 1; if I[idx] < I[len]: I[var] = row[I[idx]] and jump"),
+    Op("LOOPB", "riiiL", "LOOP that uses one unit of fuel when it jumps (a `for` body's BURN)"),
     Op("LDR", "iri", "I[a] = row b[I[c]]"),
     Op("STR", "rii", "row a[I[b]] = I[c]"),
     Op("LDQ", "fqi", "F[a] = float row b[I[c]]"),
     Op("STQ", "qif", "float row a[I[b]] = F[c]"),
     Op("KEYI", "qii", "float row a[I[b]] = I[c] when exact (sort keys), else RERUN"),
+    Op(
+        "KEYR",
+        "qrir",
+        "float row a[k] = row d[row b[k]] for k < I[c], each when exact, else RERUN "
+        "(`order by b.f` for an int field: the key loop in one instruction)",
+    ),
+    Op("KEYQ", "qriq", "float row a[k] = float row d[row b[k]] for k < I[c] (a float field)"),
     Op("LIMIT", "ii", "I[a] = min(I[a], max(0, I[b]))"),
     Op(
         "SORT",

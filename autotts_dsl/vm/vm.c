@@ -592,6 +592,15 @@ static int episode(VM *vm, int64_t qi, const int64_t *order, int64_t nb, int64_t
         }
         NEXT(6);
     }
+    OP(LOOPB) {
+        int64_t k = ++I[a3];
+        if (k < I[a2]) {
+            I[a4] = ROW(a1)[k];
+            I[R_FUEL]--;
+            JUMP(a5);
+        }
+        NEXT(6);
+    }
     OP(LDR) I[a1] = ROW(a2)[I[a3]]; NEXT(4);
     OP(STR) ROW(a1)[I[a2]] = I[a3]; NEXT(4);
     OP(LDQ) F[a1] = QROW(a2)[I[a3]]; NEXT(4);
@@ -601,6 +610,23 @@ static int episode(VM *vm, int64_t qi, const int64_t *order, int64_t nb, int64_t
         RERUN_IF(v > EXACT_INT_LIMIT || v < -EXACT_INT_LIMIT); /* keys compare as doubles */
         QROW(a1)[I[a2]] = (double)v;
         NEXT(4);
+    }
+    OP(KEYR) {
+        double *key = QROW(a1);
+        const int64_t *sel = ROW(a2), *src = ROW(a4);
+        for (int64_t k = 0, n = I[a3]; k < n; k++) {
+            int64_t v = src[sel[k]];
+            RERUN_IF(v > EXACT_INT_LIMIT || v < -EXACT_INT_LIMIT);
+            key[k] = (double)v;
+        }
+        NEXT(5);
+    }
+    OP(KEYQ) {
+        double *key = QROW(a1);
+        const int64_t *sel = ROW(a2);
+        const double *src = QROW(a4);
+        for (int64_t k = 0, n = I[a3]; k < n; k++) key[k] = src[sel[k]];
+        NEXT(5);
     }
     OP(LIMIT) {
         int64_t lim = I[a2];
