@@ -4,7 +4,9 @@ the archive, prompt size bounds, prices, the config and the history."""
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +211,53 @@ def test_history_transactions_are_all_or_nothing(tmp_path: Path) -> None:
         assert h.add_program("abc", "y", "other", (), 2, 0, "offline", "") == (1, False)
     with pytest.raises(Exception, match="no search history"):
         History(tmp_path / "missing.sqlite")
+
+
+# ---------------------------------------------------------------------------
+# The progress figure of a long search
+
+
+def _fake_state(n_rounds: int, seed: int = 0) -> Any:
+    from types import SimpleNamespace
+
+    from autotts_dsl.search.objective import CurvePoint
+
+    rnd = random.Random(seed)
+    scored = []
+    for pid in range(n_rounds * 3):
+        curve = tuple(
+            CurvePoint(b, rnd.uniform(20, 60), rnd.uniform(1e4, 1e6), 0.0) for b in (0, 0.5, 1)
+        )
+        program = SimpleNamespace(id=pid, round=pid // 3, label=f"p{pid}")
+        scored.append(SimpleNamespace(program=program, curve=curve, id=pid))
+    return SimpleNamespace(scored=tuple(scored))
+
+
+def test_frontier_by_round_is_the_frontier_of_all_known_so_far() -> None:
+    from autotts_dsl.search.report import frontier_by_round
+
+    state = _fake_state(40, seed=3)
+    got = frontier_by_round(state)
+    last = None
+    for r in range(40):
+        known = [s for s in state.scored if s.program.round <= r]
+        want = [p for _, p in frontier(known)]
+        if want != last:
+            assert got[r] == want
+            last = want
+        else:
+            assert r not in got  # only rounds that moved the frontier are drawn
+
+
+def test_the_progress_figure_of_a_thousand_rounds_keeps_its_axes(tmp_path: Path) -> None:
+    """A legend entry per round collapsed the axes of a long search (a
+    matplotlib warning, an unreadable figure); rounds are on a colour bar."""
+    import warnings
+
+    from autotts_dsl.search.report import plot_progress
+
+    state = _fake_state(1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = plot_progress(state, pick=5, path=tmp_path / "progress.png")
+    assert path is not None and path.stat().st_size > 1000

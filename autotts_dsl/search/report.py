@@ -83,12 +83,23 @@ def frontier_rows(state: SearchState) -> list[tuple[str, CurvePoint]]:
 
 
 def frontier_by_round(state: SearchState) -> dict[int, list[CurvePoint]]:
-    """Round -> the joint frontier of every program known after that round."""
-    rounds = sorted({s.program.round for s in state.scored})
+    """Round -> the joint frontier of every program known after that round,
+    for the first round and each round that changed it. Built incrementally
+    (the frontier of a union is the frontier of the old frontier's programs
+    and the new ones), so a search of a thousand rounds reports in linear time."""
+    by_round: dict[int, list[Scored]] = {}
+    for s in state.scored:
+        by_round.setdefault(s.program.round, []).append(s)
     out: dict[int, list[CurvePoint]] = {}
-    for r in rounds:
-        known: list[Scored] = [s for s in state.scored if s.program.round <= r]
-        out[r] = [p for _, p in frontier(known)]
+    members: list[Scored] = []
+    last: list[CurvePoint] | None = None
+    for r in sorted(by_round):
+        front = frontier(members + by_round[r])
+        members = list({id(m): m for m, _ in front}.values())
+        points = [p for _, p in front]
+        if points != last:
+            out[r] = points
+            last = points
     return out
 
 
@@ -238,6 +249,9 @@ def plot_progress(state: SearchState, pick: int | None, path: Path) -> Path | No
     by_round = frontier_by_round(state)
     if not by_round:
         return None
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.subplots()
     cmap = colormaps["viridis"]
@@ -245,8 +259,12 @@ def plot_progress(state: SearchState, pick: int | None, path: Path) -> Path | No
     for r, points in sorted(by_round.items()):
         xs = [p.tokens for p in points]
         ys = [p.accuracy for p in points]
-        ax.step(xs, ys, where="post", color=cmap(r / last), lw=1.4, label=f"after round {r}")
+        ax.step(xs, ys, where="post", color=cmap(r / last), lw=1.4)
         ax.plot(xs, ys, "o", color=cmap(r / last), ms=3)
+    # rounds on a colour bar: a legend entry per round overflowed the axes
+    # of a long search
+    bar = fig.colorbar(ScalarMappable(Normalize(0, last), cmap), ax=ax, pad=0.01)
+    bar.set_label("frontier after round", fontsize=8)
     chosen = next((s for s in state.scored if s.id == pick), None)
     if chosen is not None:
         ax.plot(
@@ -262,7 +280,8 @@ def plot_progress(state: SearchState, pick: int | None, path: Path) -> Path | No
     ax.set_ylabel("accuracy % (mean over search stores)")
     ax.set_title("Search progress: joint accuracy–token frontier per round")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    if chosen is not None:
+        ax.legend(fontsize=7, loc="lower right")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130, metadata={"Software": "tts-dsl search"})
     _write_atomic(path, buf.getvalue())
