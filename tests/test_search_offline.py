@@ -213,6 +213,36 @@ def test_offline_search_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
         assert heading in text
 
 
+def test_the_state_kept_between_rounds_equals_a_fresh_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`search_state` keeps each complete program's derived data between
+    rounds; states computed along the way (with programs completing after
+    their screen) equal one computed from scratch."""
+    from autotts_dsl.search.objective import parse_objective
+    from autotts_dsl.search.session import stored_config
+    from autotts_dsl.search.view import search_state
+
+    out = tmp_path / "run"
+    assert main(search_argv(out, "--seeds", "6", "--screen-seeds", "2")) == 0
+    capsys.readouterr()
+
+    def summary(state: object) -> list[tuple[object, ...]]:
+        return [
+            (s.id, s.objective, s.curve, s.behaviour)
+            for s in state.scored  # type: ignore[attr-defined]
+        ]
+
+    with History(out / "history.sqlite") as h:
+        config = stored_config(h)
+        objective = parse_objective(config.objective)
+        first = summary(search_state(h, config, objective))
+        kept = summary(search_state(h, config, objective))  # from the memo
+    with History(out / "history.sqlite") as fresh:
+        assert summary(search_state(fresh, config, objective)) == first == kept
+    assert len(first) >= 3
+
+
 def test_report_heldout_after_the_fact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     search = write_store(tmp_path / "stores" / "ModelH" / "searchpart.json", 5, 16, seed=21)
     held = write_store(tmp_path / "stores" / "ModelH" / "heldpart.json", 5, 16, seed=22)
