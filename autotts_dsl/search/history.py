@@ -224,6 +224,7 @@ class History:
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
         self.path = Path(path)
         self._cells_cache: dict[bool, dict[int, ProgramCells]] = {}
+        self._stats_cache: dict[tuple[int, int, str], Gain] | None = None
         if not create and not self.path.is_file():
             raise HistoryError(f"{self.path}: no search history here")
         try:
@@ -519,10 +520,18 @@ class History:
                 "INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (pid, other, level, gain.gain, gain.lo, gain.hi, gain.n_boot),
             )
+        if self._stats_cache is not None:
+            self._stats_cache[(pid, other, level)] = gain
 
     def stats(self) -> dict[tuple[int, int, str], Gain]:
-        rows = self._db.execute("SELECT * FROM stats").fetchall()
-        return {(int(r[0]), int(r[1]), str(r[2])): Gain(r[3], r[4], r[5], r[6]) for r in rows}
+        """(program, other, level) -> the paired gain. Read once, then kept up
+        to date by `set_stat` like the cells (a search reads it every round)."""
+        if self._stats_cache is None:
+            rows = self._db.execute("SELECT * FROM stats").fetchall()
+            self._stats_cache = {
+                (int(r[0]), int(r[1]), str(r[2])): Gain(r[3], r[4], r[5], r[6]) for r in rows
+            }
+        return dict(self._stats_cache)
 
     # -- the schedule tuner's trail ------------------------------------------------
 

@@ -95,6 +95,7 @@ def search_state(history: History, config: SearchConfig, objective: Objective) -
             full[pid] = got
     reference = full[ref_id].curves if ref_id is not None and ref_id in full else None
     ctx = ScoreContext(windows, floors, reference)
+    ctx_key = (sorted(windows.items()), sorted(floors.items()))
     scored: list[Scored] = []
     degenerate: dict[int, str] = {}
     baselines: dict[int, str] = {}
@@ -108,7 +109,7 @@ def search_state(history: History, config: SearchConfig, objective: Objective) -
             degenerate[pid] = why
             continue
         try:
-            score = objective.score(d.curves, ctx)
+            score = _score(history, pid, d, objective, ctx, ctx_key)
         except ObjectiveError:
             continue  # the reference is not evaluated yet
         scored.append(Scored(prog, score, d.mean, d.per_store, d.behaviour))
@@ -177,6 +178,33 @@ def _derived(
         )
         memo[key] = got
     return got
+
+
+_SCORES: weakref.WeakKeyDictionary[History, dict[int, tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _score(
+    history: History, pid: int, d: _Derived, objective: Objective, ctx: ScoreContext, key: Any
+) -> float:
+    """`objective.score(d.curves, ctx)`, kept while the objective, the
+    program's data and the reference curve are the same objects and the
+    windows and floors (`key`) are equal (scoring every program every round
+    was a third of a long search's driver time)."""
+    memo = _SCORES.setdefault(history, {})
+    got = memo.get(pid)
+    if (
+        got is not None
+        and got[0] is objective
+        and got[1] is d
+        and got[2] is ctx.reference
+        and got[3] == key
+    ):
+        return float(got[4])
+    score = objective.score(d.curves, ctx)
+    memo[pid] = (objective, d, ctx.reference, key, score)
+    return score
 
 
 def _mean(per_store: dict[str, tuple[CurvePoint, ...]]) -> list[CurvePoint]:
