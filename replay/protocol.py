@@ -143,7 +143,9 @@ class Evaluation:
         return np.tile(np.arange(self.n_questions, dtype=np.int64), len(self.seeds))
 
     def _ints(self, name: str) -> list[int]:
-        return [int(v) for v in self._raw[name].tolist()]
+        # numpy's and array's tolist() both give Python ints (bools for a bool column)
+        values: list[int] = self._raw[name].tolist()
+        return values
 
     def _per_seed(self, name: str) -> list[float]:
         # Totals are exact ints; divide once per seed like the reference.

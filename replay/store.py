@@ -3,8 +3,8 @@
 A store is a list of questions; each question holds pre-sampled reasoning
 traces ("branches"). Every answer string of a store is interned to a small
 int (`NO_ANSWER` = -1 stands for "no answer"), so the replay engine compares
-ints, and the whole store also exists as padded numpy arrays for batched
-backends.
+ints, and the whole store also exists as padded flat arrays (`flat()`, what
+the VM reads, without numpy) and as numpy views of them (`arrays()`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import field
 from pathlib import Path
@@ -73,6 +74,22 @@ class Question:
 
 
 @record
+class FlatArrays:
+    """The store padded to Q questions × B branches × L probes, as flat
+    C-contiguous `array.array`s (row-major): what the VM reads."""
+
+    probes: array[int]  # [Q, B, L] int32, padded with NO_ANSWER
+    n_probes: array[int]  # [Q, B] int64
+    tokens: array[int]  # [Q, B] int64
+    finals: array[int]  # [Q, B] int64, padded with NO_ANSWER
+    n_branches: array[int]  # [Q] int64; branches beyond it are padding
+    interval: array[int]  # [Q] int64
+    gold: array[int]  # [Q] int64
+    width: int  # B: the most branches of a question (0 for an empty store)
+    depth: int  # L: the most probes of a branch, at least 1
+
+
+@record
 class StoreArrays:
     """The store as padded arrays (Q questions × B branches × L probes)."""
 
@@ -97,6 +114,7 @@ class ReplayStore:
     synthetic: bool = False
     _ids: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _arrays: list[StoreArrays] = field(default_factory=list, repr=False, compare=False)
+    _flat: list[FlatArrays] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self._ids:
@@ -115,10 +133,16 @@ class ReplayStore:
             return NO_ANSWER
         return self._ids.get(text, NO_ANSWER)
 
+    def flat(self) -> FlatArrays:
+        """The padded flat arrays of the store (built once, on first use)."""
+        if not self._flat:
+            self._flat.append(_to_flat(self.questions))
+        return self._flat[0]
+
     def arrays(self) -> StoreArrays:
-        """Padded numpy view of the store (built once, on first use)."""
+        """Padded numpy arrays of the store, shaped (built once from `flat()`)."""
         if not self._arrays:
-            self._arrays.append(_to_arrays(self.questions))
+            self._arrays.append(_to_numpy(self.flat()))
         return self._arrays[0]
 
     @property
@@ -126,30 +150,51 @@ class ReplayStore:
         return max((q.n_branches for q in self.questions), default=0)
 
 
-def _to_arrays(questions: Sequence[Question]) -> StoreArrays:
-    import numpy as np
-
+def _to_flat(questions: Sequence[Question]) -> FlatArrays:
     n_q = len(questions)
-    n_b = max((q.n_branches for q in questions), default=0)
-    n_l = max((len(p) for q in questions for p in q.probes), default=0)
-    probes = np.full((n_q, n_b, max(n_l, 1)), NO_ANSWER, dtype=np.int32)
-    n_probes = np.zeros((n_q, n_b), dtype=np.int32)
-    tokens = np.zeros((n_q, n_b), dtype=np.int64)
-    finals = np.full((n_q, n_b), NO_ANSWER, dtype=np.int32)
+    width = max((q.n_branches for q in questions), default=0)
+    depth = max(1, max((len(p) for q in questions for p in q.probes), default=0))
+    probes = array("i", [NO_ANSWER]) * (n_q * width * depth)
+    n_probes = array("q", bytes(8 * n_q * width))
+    tokens = array("q", bytes(8 * n_q * width))
+    finals = array("q", [NO_ANSWER]) * (n_q * width)
     for qi, q in enumerate(questions):
+        row = qi * width
         for b, seq in enumerate(q.probes):
-            probes[qi, b, : len(seq)] = seq
-            n_probes[qi, b] = len(seq)
-        tokens[qi, : q.n_branches] = q.tokens
-        finals[qi, : q.n_branches] = q.finals
-    return StoreArrays(
+            at = (row + b) * depth
+            probes[at : at + len(seq)] = array("i", seq)
+            n_probes[row + b] = len(seq)
+        tokens[row : row + q.n_branches] = array("q", q.tokens)
+        finals[row : row + q.n_branches] = array("q", q.finals)
+    return FlatArrays(
         probes=probes,
         n_probes=n_probes,
         tokens=tokens,
         finals=finals,
-        n_branches=np.array([q.n_branches for q in questions], dtype=np.int32),
-        gold=np.array([q.gold for q in questions], dtype=np.int32),
-        interval=np.array([q.interval for q in questions], dtype=np.int64),
+        n_branches=array("q", [q.n_branches for q in questions]),
+        interval=array("q", [q.interval for q in questions]),
+        gold=array("q", [q.gold for q in questions]),
+        width=width,
+        depth=depth,
+    )
+
+
+def _to_numpy(f: FlatArrays) -> StoreArrays:
+    import numpy as np
+
+    n_q = len(f.gold)
+
+    def shaped(col: array[int], dtype: Any, *shape: int) -> Any:
+        return np.asarray(col, dtype=dtype).reshape(shape)
+
+    return StoreArrays(
+        probes=shaped(f.probes, np.int32, n_q, f.width, f.depth),
+        n_probes=shaped(f.n_probes, np.int32, n_q, f.width),
+        tokens=shaped(f.tokens, np.int64, n_q, f.width),
+        finals=shaped(f.finals, np.int32, n_q, f.width),
+        n_branches=shaped(f.n_branches, np.int32, n_q),
+        gold=shaped(f.gold, np.int32, n_q),
+        interval=shaped(f.interval, np.int64, n_q),
     )
 
 

@@ -87,10 +87,11 @@ def search_state(history: History, config: SearchConfig, objective: Objective) -
     ref_meta = history.get_meta("reference_id")
     ref_id = int(ref_meta) if ref_meta else None
     full: dict[int, _Derived] = {}
+    layout = (tuple(hashes), tuple(config.betas), tuple(chunks))  # what a program's cells mean
     for pid, by_store in cells.items():
         if pid in failed:
             continue
-        got = _derived(history, pid, by_store, tuple(hashes), tuple(config.betas), tuple(chunks))
+        got = _derived(history, pid, by_store, layout)
         if got is not None:
             full[pid] = got
     reference = full[ref_id].curves if ref_id is not None and ref_id in full else None
@@ -159,14 +160,14 @@ def _derived(
     history: History,
     pid: int,
     by_store: Mapping[str, Any],
-    hashes: tuple[str, ...],
-    betas: tuple[float, ...],
-    chunks: tuple[str, ...],
+    layout: tuple[tuple[str, ...], tuple[float, ...], tuple[str, ...]],
 ) -> _Derived | None:
     """The program's derived data, None until every cell is there. A cell is
-    written once and never changed, so a complete program's data is final."""
+    written once and never changed, so a complete program's data is final.
+    `layout` is (store hashes, βs, seed chunks)."""
+    hashes, betas, chunks = layout
     memo = _MEMO.setdefault(history, {})
-    key = (pid, hashes, betas, chunks)
+    key = (pid, layout)
     got = memo.get(key)
     if got is None:
         data = program_cells(by_store, hashes, betas, chunks)

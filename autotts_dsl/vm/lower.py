@@ -102,16 +102,14 @@ Instr = tuple[str, tuple[object, ...]]
 def _field_gather(kv: Scalar, code: list[Instr], b: Reg) -> tuple[str, int] | None:
     """("KEYR" | "KEYQ", field row) when a sort key's code is one load of a
     field of the loop's branch `b`, else None."""
-    if len(code) != 1:
+    if len(code) != 1 or code[0][0] not in ("LDR", "LDQ"):
         return None
-    name, (dst, row, of) = code[0] if len(code[0][1]) == 3 else ("", (None, None, None))
+    name, (dst, row, of) = code[0]  # both load `dst = row[of]`
     if not (isinstance(row, int) and dst == kv.reg and of == b):
         return None
-    if name == "LDR" and kv.type is not T.FLOAT:
-        return "KEYR", row
-    if name == "LDQ":
-        return "KEYQ", row
-    return None
+    if name == "LDR" and kv.type is T.FLOAT:
+        return None
+    return ("KEYQ" if name == "LDQ" else "KEYR"), row
 
 
 @record(frozen=False)

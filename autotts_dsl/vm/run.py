@@ -104,7 +104,7 @@ def evaluate(
         if ci[cap.index - _n_special()] > MAX_WINDOW:
             raise Unsupported("a window larger than the VM allocates")
     started = time.perf_counter()
-    d = cells.store_data(store)
+    d = store.flat()
     n_q = len(store.questions)
     order, rows = cells.order_rows(d, seeds)
     width = max(1, d.width)
@@ -135,7 +135,7 @@ def evaluate(
         order.n_sets,
         order.width,
         n_max + 1,
-        d.vocab,
+        len(store.vocab),
     )
     status = out[0::6]
     reruns = [e for e in range(n_ep) if status[e]] if any(status) else []

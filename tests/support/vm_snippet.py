@@ -24,7 +24,8 @@ class Snippet:
     def __init__(self, width: int = 48, vocab: int = 8, table_n: int | None = None) -> None:
         self.width = width
         self.vocab = vocab
-        self.table = cells.beta_table(table_n if table_n is not None else width)
+        self.table_n = table_n if table_n is not None else width
+        self.table = cells.beta_table(self.table_n)
         self.ci: list[int] = []
         self.cf: list[float] = []
         self.code: list[int] = []
@@ -121,6 +122,6 @@ class Snippet:
             len(code_arr),
             self.width,
             self.vocab,
-            cells.table_size(self.table),
+            self.table_n + 1,
         )
         return ("done" if status == 0 else "rerun"), out_i, out_f
