@@ -16,13 +16,21 @@ from autotts_dsl.parser import parse
 from autotts_dsl.programs import STDLIB_DIR, load_program, stdlib_names
 from autotts_dsl.search.archive import Scored
 from autotts_dsl.search.astops import declared, mentioned
-from autotts_dsl.search.gates import AGGREGATORS, GATES, aggregator_block, gate_pieces
+from autotts_dsl.search.gates import (
+    AGGREGATORS,
+    GATES,
+    GUARDS,
+    aggregator_block,
+    gate_pieces,
+    guard_pieces,
+)
 from autotts_dsl.search.history import History, ProgramRow
 from autotts_dsl.search.mutate import (
     op_aggregator,
     op_crossover,
     op_gate_insert,
     op_gate_remove,
+    op_guard,
     op_knob,
 )
 from autotts_dsl.search.offline import OfflineProposer
@@ -103,6 +111,79 @@ def test_gate_insert_and_remove() -> None:
             break
     else:
         pytest.fail("never removed the inserted rule")
+
+
+def test_guards_strengthen_a_rule_and_check_clean() -> None:
+    for guard in GUARDS:
+        pieces = guard_pieces(guard, "g1_")
+        assert pieces.knobs and all(k.name.startswith("g1_") for k in pieces.knobs)
+    seen: set[str] = set()
+    for name in stdlib_names():
+        parent = program(name)
+        rng = random.Random(0)
+        for _ in range(12):
+            got = op_guard(parent, rng, None)
+            if got is None:
+                # only programs without a widening or stopping rule
+                assert name == "sc"
+                break
+            child, change = got
+            seen.add(change.split(" with ")[1].split(" (")[0])
+            verdict = verify(format_program(child))
+            assert verdict.ok, (name, change, verdict.diagnostics)
+            # the rule is still there, its guard is now a conjunction
+            rule = change.split()[2]
+            guarded = [
+                r
+                for r in walk_rules(child)
+                if r.rule == rule and isinstance(r.arms[0][0], ast.BoolOp)
+            ]
+            assert guarded and guarded[0].arms[0][0].op == "and"
+    assert seen == {g.name for g in GUARDS}
+
+
+def walk_rules(p: ast.Program) -> list[ast.If]:
+    from autotts_dsl.search.astops import walk
+
+    return [n for n in walk(p.round) if isinstance(n, ast.If) and n.rule]
+
+
+def long_trace_store(path: Path) -> Path:
+    """One question whose 64 traces all run 60 intervals before finishing,
+    with answers that never agree: no evidence for a long time."""
+    branches = [[[str(i % 5)] * 60, 30_500, str(i % 5)] for i in range(64)]
+    record = {"question": "q", "gold_answer": "0", "probe_freq": 500}
+    path.write_text(json.dumps([{**record, "each_branch": branches}]), encoding="utf-8")
+    return path
+
+
+def width_before_first_completion(src: Path, store: Path, out: Path) -> int:
+    argv = ["run", str(src), "--beta", "0.5", "--store", str(store), "--seeds", "1"]
+    assert main([*argv, "--trace", str(out), "--trace-level", "actions", "--no-baseline"]) == 0
+    (episode,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    states = [e["state"] for e in episode["trace"]]
+    assert any(st["completed"] > 0 for st in states)  # the episode got that far
+    return max(st["spawned"] for st in states if st["completed"] == 0)
+
+
+def test_evidence_width_caps_width_until_the_first_completion(tmp_path: Path) -> None:
+    """CMC with the evidence_width guard on `widen` opens at most its cap
+    (19 at β = 0.5) before any branch has finished; plain CMC opens all 34
+    it may."""
+    cmc = program("cmc")
+    for seed in range(40):
+        got = op_guard(cmc, random.Random(seed), None)
+        if got and "widen with evidence_width" in got[1]:
+            child = got[0]
+            break
+    else:
+        pytest.fail("never guarded widen with evidence_width")
+    guarded = tmp_path / "guarded.tts"
+    guarded.write_text(format_program(child), encoding="utf-8")
+    store = long_trace_store(tmp_path / "long.json")
+    plain = width_before_first_completion(STDLIB_DIR / "cmc.tts", store, tmp_path / "a.jsonl")
+    capped = width_before_first_completion(guarded, store, tmp_path / "b.jsonl")
+    assert plain == 34 and capped == 19
 
 
 def test_crossover_brings_the_declarations_it_needs() -> None:
@@ -276,3 +357,29 @@ def test_usage_errors(tmp_path: Path) -> None:
     bad.write_text("controller bad\nfinally { answer winnr(completed) }\n", encoding="utf-8")
     assert main(search_argv(out, "--seed", str(bad))) == 1
     assert not (out / "history.sqlite").exists()
+
+
+def test_final_pick_takes_the_surest_gain_not_the_largest() -> None:
+    """Of the programs that beat the reference by more than their
+    uncertainty, the pick is the one with the highest lower bound; with none,
+    the reference."""
+    from types import SimpleNamespace
+
+    from autotts_dsl.search.loop import Search
+    from autotts_dsl.search.stats import Gain
+
+    lucky, sure, noisy, ref = (SimpleNamespace(id=i) for i in (2, 3, 4, 1))
+    gains = {2: Gain(0.50, 0.01, 0.99, 500), 3: Gain(0.30, 0.15, 0.45, 500)}
+    gains[4] = Gain(0.60, -0.20, 1.40, 500)
+    state = SimpleNamespace(
+        reference_id=1,
+        archive=[noisy, lucky, sure, ref],  # archive order: by objective
+        vs_reference=gains.get,
+        scored_by_id=lambda pid: ref if pid == 1 else None,
+    )
+    search = SimpleNamespace(objective=SimpleNamespace(unit="pts"))
+    chosen, note = Search.pick(search, state)  # type: ignore[arg-type]
+    assert chosen is sure and "+0.30 pts [95% CI +0.15, +0.45]" in note
+    del gains[2], gains[3]
+    chosen, note = Search.pick(search, state)  # type: ignore[arg-type]
+    assert chosen is ref and "no program beat" in note

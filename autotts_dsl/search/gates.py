@@ -1,5 +1,6 @@
 """The offline proposer's library: guard rules it can insert into a round
-block, and final aggregators it can swap in.
+block, conditions it can add to an existing rule's guard, and final
+aggregators it can swap in.
 
 Each gate is a small program text with `{p}` where a fresh name prefix goes
 (so two copies never clash); its knobs are declared monotone in the
@@ -91,6 +92,80 @@ GATES: tuple[Gate, ...] = (
     ),
 )
 
+
+@record
+class Guard:
+    """A condition `and`-ed onto the guard of an existing rule whose action is
+    `acts_on` (`spawn` or `answer`): the rule keeps its own logic and fires
+    only when the condition also holds."""
+
+    name: str
+    acts_on: str
+    text: str
+    """Template: `schedule` and `when CONDITION` (with `{p}`)."""
+
+
+GUARDS: tuple[Guard, ...] = (
+    # Before any branch completes there is no evidence to widen on, yet a
+    # widening rule driven by low confidence fires every round then: on
+    # questions with long traces CMC opens every branch it may before one
+    # finishes. This caps the width until the first completion.
+    Guard(
+        "evidence_width",
+        "spawn",
+        """
+        schedule { {p}precap : int up = max(4, round(4 + 60*pow(beta, 2))) }
+        when count(completed) >= 1 or spawned < {p}precap
+        """,
+    ),
+    Guard(
+        "parallel_width",
+        "spawn",
+        """
+        schedule { {p}width : int up = max(4, round(4 + 60*beta)) }
+        when count(running) < {p}width
+        """,
+    ),
+    Guard(
+        "stop_support",
+        "answer",
+        """
+        schedule { {p}support : int up = max(2, round(2 + 4*beta)) }
+        when count(completed) >= {p}support
+        """,
+    ),
+    Guard(
+        "stop_lead",
+        "answer",
+        """
+        schedule { {p}lead : int up = max(1, round(1 + 4*beta)) }
+        when top1(completed) - top2(completed) >= {p}lead
+        """,
+    ),
+)
+
+
+@record
+class GuardPieces:
+    knobs: tuple[ast.Knob, ...]
+    condition: ast.Expr
+    names: frozenset[str]
+
+
+def guard_pieces(guard: Guard, prefix: str) -> GuardPieces:
+    """The guard's knobs and condition with `{p}` set to `prefix`."""
+    head, _, cond = guard.text.replace("{p}", prefix).partition("when ")
+    program = parse(
+        f"controller g\n{head}\nround {{ rule g: when {cond.strip()} do stop }}\n"
+        "finally { answer none }\n",
+        f"<guard {guard.name}>",
+    )
+    rule = program.round.body[0] if program.round is not None else None
+    if not isinstance(rule, ast.If):
+        raise ValueError(f"guard {guard.name!r} has no condition")
+    return GuardPieces(program.knobs, rule.arms[0][0], frozenset(k.name for k in program.knobs))
+
+
 AGGREGATORS: tuple[str, ...] = (
     "answer winner(completed) ?? winner(answers(alive))",
     "answer winner(answers(alive)) ?? winner(completed)",
@@ -126,11 +201,16 @@ def aggregator_block(text: str) -> ast.Block:
     return program.final
 
 
-def fresh_prefix(taken: set[str], gate: Gate) -> str:
+def fresh_prefix(taken: set[str], gate: Gate | Guard) -> str:
     """`g1_`, `g2_`, ...: the first prefix none of whose gate names is taken."""
     n = 1
     while True:
         prefix = f"g{n}_"
-        if not (gate_pieces(gate, prefix).names & taken):
+        names = (
+            gate_pieces(gate, prefix).names
+            if isinstance(gate, Gate)
+            else guard_pieces(gate, prefix).names
+        )
+        if not (names & taken):
             return prefix
         n += 1

@@ -12,6 +12,9 @@ program plus a one-line description, or None when it does not apply:
 * `gate+` / `gate-`: insert a guard rule from the library (`gates.py`) at
   some position of the round block, or remove a named rule (and the
   declarations only it used);
+* `guard`: `and` a condition from the library onto the guard of an existing
+  widening or stopping rule (e.g. no widening past a cap before the first
+  branch completes), with its own knob;
 * `aggregator`: swap the `finally` block for one of the library's;
 * `crossover`: take a named rule, the `init` or the `finally` block from a
   donor program, with every declaration it needs.
@@ -37,7 +40,15 @@ from .astops import (
     walk,
     with_dependencies,
 )
-from .gates import AGGREGATORS, GATES, aggregator_block, fresh_prefix, gate_pieces
+from .gates import (
+    AGGREGATORS,
+    GATES,
+    GUARDS,
+    aggregator_block,
+    fresh_prefix,
+    gate_pieces,
+    guard_pieces,
+)
 
 Lit = ast.IntLit | ast.FloatLit
 Result = tuple[ast.Program, str] | None
@@ -216,6 +227,39 @@ def op_gate_remove(program: ast.Program, rng: random.Random, _donor: ast.Program
     return drop_unused(_with_round(program, body)), f"remove rule {victim.rule}"
 
 
+_ACTIONS: dict[str, type[ast.Stmt]] = {"spawn": ast.Spawn, "answer": ast.Answer}
+
+
+def op_guard(program: ast.Program, rng: random.Random, _donor: ast.Program | None) -> Result:
+    if program.round is None:
+        return None
+    rules = [r for r in walk(program.round) if isinstance(r, ast.If) and r.rule]
+    options = [
+        (guard, targets)
+        for guard in GUARDS
+        if (
+            targets := [
+                r
+                for r in rules
+                if any(isinstance(n, _ACTIONS[guard.acts_on]) for n in walk(r.arms[0]))
+            ]
+        )
+    ]
+    if not options:
+        return None
+    guard, targets = rng.choice(options)
+    rule = rng.choice(targets)
+    prefix = fresh_prefix(identifiers(program), guard)
+    pieces = guard_pieces(guard, prefix)
+    cond, body = rule.arms[0]
+    guarded = dataclasses.replace(
+        rule, arms=((ast.BoolOp("and", cond, pieces.condition), body), *rule.arms[1:])
+    )
+    child = replace_node(program, rule, guarded)
+    child = dataclasses.replace(child, knobs=child.knobs + pieces.knobs)
+    return child, f"guard rule {rule.rule} with {guard.name} ({prefix}*)"
+
+
 def op_aggregator(program: ast.Program, rng: random.Random, _donor: ast.Program | None) -> Result:
     current = program.final.body if program.final is not None else ()
     options = [a for a in AGGREGATORS if aggregator_block(a).body != current]
@@ -268,6 +312,7 @@ OPERATORS: tuple[tuple[str, Op, int], ...] = (
     ("body", op_body, 2),
     ("gate+", op_gate_insert, 2),
     ("gate-", op_gate_remove, 1),
+    ("guard", op_guard, 2),
     ("aggregator", op_aggregator, 1),
     ("crossover", op_crossover, 2),
 )
