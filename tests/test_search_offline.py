@@ -200,6 +200,35 @@ def test_crossover_brings_the_declarations_it_needs() -> None:
     pytest.fail("crossover never picked cmc's widen rule")
 
 
+def test_crossover_brings_the_round_lets_a_rule_reads() -> None:
+    """CMC's `momentum_stop` reads `warm`, a `let` of CMC's round: moved into
+    ASC it comes with that let (and the knob the let reads), and checks."""
+    asc, cmc = program("asc"), program("cmc")
+    for seed in range(60):
+        got = op_crossover(asc, random.Random(seed), cmc)
+        if got and "rule momentum_stop" in got[1]:
+            child, change = got
+            assert "(with let warm)" in change
+            assert verify(format_program(child)).ok
+            assert "warm_up" in declared(child)
+            return
+    pytest.fail("crossover never picked cmc's momentum_stop")
+
+
+def test_crossovers_between_stdlib_programs_mostly_check() -> None:
+    names = stdlib_names()
+    progs = {n: program(n) for n in names}
+    rng = random.Random(0)
+    ok = tried = 0
+    for _ in range(200):
+        a, b = rng.sample(names, 2)
+        got = op_crossover(progs[a], rng, progs[b])
+        if got is not None:
+            tried += 1
+            ok += verify(format_program(got[0])).ok
+    assert ok >= 0.9 * tried  # 64 % before rules brought their lets
+
+
 def test_aggregator_swap_changes_finally() -> None:
     sc = program("sc")
     child, change = op_aggregator(sc, random.Random(1), None) or (sc, "")

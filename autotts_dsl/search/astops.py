@@ -146,3 +146,22 @@ def with_dependencies(
         state=target.state + take(donor.state),
         branch_fields=target.branch_fields + take(donor.branch_fields),
     )
+
+
+def lets_needed(target: ast.Program, donor: ast.Program, piece: Any) -> tuple[ast.Let, ...]:
+    """The donor's top-level round `let`s that `piece` reads (and that those
+    read in turn), in the donor's order, leaving out names `target` already
+    has: a rule moved between programs keeps the local values it tests."""
+    if donor.round is None:
+        return ()
+    lets = {s.name: s for s in donor.round.body if isinstance(s, ast.Let)}
+    have = identifiers(target)
+    need: set[str] = set()
+    todo = mentioned(piece)
+    while todo:
+        name = todo.pop()
+        if name in need or name in have or name not in lets:
+            continue
+        need.add(name)
+        todo |= mentioned(lets[name].value)
+    return tuple(s for s in donor.round.body if isinstance(s, ast.Let) and s.name in need)

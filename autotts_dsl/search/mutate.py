@@ -35,6 +35,7 @@ from ..records import record
 from .astops import (
     drop_unused,
     identifiers,
+    lets_needed,
     mentioned,
     replace_node,
     walk,
@@ -291,18 +292,24 @@ def op_crossover(program: ast.Program, rng: random.Random, donor: ast.Program | 
     if program.round is None:
         return None
     rule = next(r for r in _rules(donor.round) if f"rule {r.rule}" == pick)
+    lets = lets_needed(program, donor, rule)
     body = program.round.body
     same = [
         i for i, s in enumerate(body) if isinstance(s, ast.If | ast.For) and s.rule == rule.rule
     ]
     if same:
-        new_body = (*body[: same[0]], rule, *body[same[0] + 1 :])
+        new_body = (*body[: same[0]], *lets, rule, *body[same[0] + 1 :])
         desc = f"rule {rule.rule} replaced by the version {tag}"
     else:
-        pos = rng.randint(0, len(body))
-        new_body = (*body[:pos], rule, *body[pos:])
+        # after the program's own lets that the rule reads
+        reads = mentioned(rule)
+        after = [i + 1 for i, s in enumerate(body) if isinstance(s, ast.Let) and s.name in reads]
+        pos = rng.randint(max(after, default=0), len(body))
+        new_body = (*body[:pos], *lets, rule, *body[pos:])
         desc = f"rule {rule.rule} {tag} inserted at round statement {pos + 1}"
-    child = with_dependencies(_with_round(program, new_body), donor, [rule])
+    if lets:
+        desc += f" (with let {', '.join(s.name for s in lets)})"
+    child = with_dependencies(_with_round(program, new_body), donor, [rule, *lets])
     return drop_unused(child), desc
 
 
