@@ -373,6 +373,10 @@ def test_report_heldout_after_the_fact(tmp_path: Path, capsys: pytest.CaptureFix
     assert rep["sc64"]["beta"] == 1.0
     assert rep["target_accuracy"] == rep["rows"][-1]["cmc"]["accuracy"]
     assert rep["target_tokens"] == rep["rows"][1]["cmc"]["tokens"]
+    # held-out ref:cmc comes with its paired interval over the held-out questions
+    lo, hi = rep["pick_vs_cmc_interval"]
+    assert lo <= rep["pick_vs_cmc"] <= hi
+    assert rep["fallback_met"] == (lo > 0)
 
 
 def test_usage_errors(tmp_path: Path) -> None:

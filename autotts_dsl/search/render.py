@@ -173,9 +173,10 @@ def print_heldout(console: Console, rep: HeldoutReport) -> None:
     if rep.sc64 is not None:
         console.print(f"SC@64: {rep.sc64.accuracy:.2f} % at {_k(rep.sc64.tokens)} tokens")
     if rep.pick_vs_cmc is not None:
+        gain = rep.pick_vs_cmc_gain
         console.print(
-            f"held-out ref:cmc (accuracy gained over CMC at CMC's token levels): "
-            f"{rep.pick_vs_cmc:+.2f} points"
+            "held-out ref:cmc (accuracy gained over CMC at CMC's token levels): "
+            + (gain.text("points") if gain is not None else f"{rep.pick_vs_cmc:+.2f} points")
         )
     console.print(
         f"held-out {rep.auc_name}: {rep.pick_label} {rep.pick_auc:.2f}, CMC {rep.cmc_auc:.2f}"
@@ -190,6 +191,8 @@ def print_heldout(console: Console, rep: HeldoutReport) -> None:
                 f"MET by {rep.pick_label} at β={rep.meets.beta:g} "
                 f"({rep.meets.accuracy:.2f} %, {_k(rep.meets.tokens)} tokens)"
             )
+        elif rep.fallback_met:
+            goal += "not met; more accuracy than CMC at equal tokens by more than its uncertainty"
         else:
             goal += "not met"
         console.print(goal)
@@ -217,6 +220,12 @@ def heldout_json(rep: HeldoutReport) -> dict[str, Any]:
         "pick_auc": rep.pick_auc,
         "cmc_auc": rep.cmc_auc,
         "pick_vs_cmc": rep.pick_vs_cmc,
+        "pick_vs_cmc_interval": (
+            None
+            if rep.pick_vs_cmc_gain is None
+            else [rep.pick_vs_cmc_gain.lo, rep.pick_vs_cmc_gain.hi]
+        ),
+        "fallback_met": rep.fallback_met,
         "n_seeds": rep.n_seeds,
     }
 

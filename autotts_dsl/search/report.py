@@ -9,15 +9,18 @@ import contextlib
 import io
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..records import record
 from .archive import Scored, frontier
+from .cells import CellData
 from .curves import Floor, envelope, tokens_for
 from .heldout import Baselines
 from .history import History, ProgramRow
 from .objective import CurvePoint, Objective, ScoreContext, Window, mean_curve
+from .stats import Gain, paired_gain
 from .view import SearchState
 
 PLOT_FILE = "search_progress.png"
@@ -138,6 +141,15 @@ class HeldoutReport:
     pick_vs_cmc: float | None = None
     """Held-out `ref:cmc`: accuracy gained over CMC at CMC's token levels."""
     n_seeds: int = 0
+    pick_vs_cmc_gain: Gain | None = None
+    """The same with its paired bootstrap interval over the held-out
+    questions (same draw for the pick and CMC)."""
+
+    @property
+    def fallback_met(self) -> bool:
+        """More accuracy than CMC at equal tokens over CMC's range, by more
+        than the held-out data's uncertainty."""
+        return self.pick_vs_cmc_gain is not None and self.pick_vs_cmc_gain.significant
 
 
 def _match(
@@ -211,11 +223,15 @@ def heldout_report(
     complete = len(pick_s) == len(windows) and len(cmc_s) == len(windows)
     ctx = ScoreContext(windows, floors)
     vs = None
+    vs_gain = None
     if complete:
         grid = {p.beta for p in pick_curve}
         ref = {h: [p for p in pts if p.beta in grid] for h, pts in cmc_s.items()}
-        vs = Objective("ref:cmc", "ref", reference="cmc").score(
-            pick_s, ScoreContext(windows, floors, ref)
+        ref_obj = Objective("ref:cmc", "ref", reference="cmc")
+        ref_ctx = ScoreContext(windows, floors, ref)
+        vs = ref_obj.score(pick_s, ref_ctx)
+        vs_gain = _paired_vs_cmc(
+            cells.get(pick, {}), cells.get(base.cmc, {}), grid, ref_obj, ref_ctx
         )
     sc64 = next((p for p in sc_curve if p.beta == 1.0), None)
     return HeldoutReport(
@@ -231,7 +247,30 @@ def heldout_report(
         auc.name,
         vs,
         n_seeds,
+        vs_gain,
     )
+
+
+def _paired_vs_cmc(
+    pick: Mapping[str, Mapping[float, Mapping[str, CellData]]],
+    cmc: Mapping[str, Mapping[float, Mapping[str, CellData]]],
+    grid: set[float],
+    objective: Objective,
+    ctx: ScoreContext,
+) -> Gain | None:
+    """Held-out ref:cmc of the pick with its bootstrap interval, when both
+    have the same seeds on every store and β of the grid."""
+    a: dict[str, dict[float, CellData]] = {}
+    b: dict[str, dict[float, CellData]] = {}
+    for h in ctx.windows:
+        for beta in grid:
+            mine, theirs = pick.get(h, {}).get(beta, {}), cmc.get(h, {}).get(beta, {})
+            common = sorted(set(mine) & set(theirs), key=lambda k: len(mine[k].seeds))
+            if not common:
+                return None
+            a.setdefault(h, {})[beta] = mine[common[-1]]
+            b.setdefault(h, {})[beta] = theirs[common[-1]]
+    return paired_gain(a, b, objective, ctx, reference_is_b=True)
 
 
 # ---------------------------------------------------------------------------
