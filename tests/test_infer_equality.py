@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autotts_dsl.live.replay_server import ReplayServer
-from autotts_dsl.programs import load_program
+from autotts_dsl.programs import load_program, stdlib_names
 from autotts_dsl.replay.store import ReplayStore, store_from_records, store_to_records
 from autotts_dsl.trace import evaluation_records
 from tests.conftest import StoreLoader
 from tests.support.infer import assert_same_as_replay, boundary_records, infer_on
 from tests.support.live import POOL
 
-STDLIB = ("asc", "cmc", "dgcc", "esc", "ibc", "parallel_probe", "sc", "scr", "sdgv")
+STDLIB = tuple(stdlib_names())
 
 
 def _check(
