@@ -61,15 +61,15 @@ def measure(datasets: list[str], seeds: int) -> Grid:
             path = shared_dir() / "replay" / "autotts" / model / f"{ds}.json"
             if not path.is_file():
                 sys.exit(f"missing replay store {path} (set TTS_DSL_SHARED?)")
+            store = tts.open_store(str(path))  # read once, for every β and the vote
             cols_a, cols_t = [], []
             for beta in BETAS:
-                ep = tts.episodes(cmc, str(path), beta=beta, seeds=seeds)
+                ep = tts.episodes(cmc, store, beta=beta, seeds=seeds)
                 by_q = ep.groupby("question")
                 cols_a.append(by_q["correct"].mean().to_numpy())
                 cols_t.append(by_q["tokens"].mean().to_numpy())
             acc.append(np.column_stack(cols_a))
             tok.append(np.column_stack(cols_t))
-            store = tts.open_store(str(path))
             for q in store.questions:
                 plur.append(Counter(q.finals).most_common(1)[0][1] / q.n_branches)
     return Grid(np.vstack(acc), np.vstack(tok), np.array(plur))

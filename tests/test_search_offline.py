@@ -15,7 +15,7 @@ from autotts_dsl.fmt import format_program
 from autotts_dsl.parser import parse
 from autotts_dsl.programs import STDLIB_DIR, load_program, stdlib_names
 from autotts_dsl.search.archive import Scored
-from autotts_dsl.search.astops import declared, mentioned
+from autotts_dsl.search.astops import declared, mentioned, walk
 from autotts_dsl.search.gates import (
     AGGREGATORS,
     GATES,
@@ -143,8 +143,6 @@ def test_guards_strengthen_a_rule_and_check_clean() -> None:
 
 
 def walk_rules(p: ast.Program) -> list[ast.If]:
-    from autotts_dsl.search.astops import walk
-
     return [n for n in walk(p.round) if isinstance(n, ast.If) and n.rule]
 
 

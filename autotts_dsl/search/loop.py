@@ -8,8 +8,9 @@ the best share that is not clearly worse than its parent → evaluate the
 promoted ones on the remaining seeds → admit to the archive only a gain over
 the parent larger than its uncertainty. After the last round the final pick
 is, of the archive programs whose gain over the reference is larger than its
-uncertainty, the one with the highest lower bound (else the reference); with held-out stores it is
-evaluated there (with CMC and SC@64 beside it), and only then.
+uncertainty, the one with the highest lower bound (else the reference); with
+held-out stores it is evaluated there (with CMC and SC@64 beside it), and
+only then.
 
 Every step is recorded in the history as it completes, and every decision
 is a function of what is recorded (the offline proposer's randomness is
@@ -845,8 +846,7 @@ class Search:
         ref = state.reference_id
         unit = self.objective.unit
         if ref is None:
-            best = state.best
-            return best, "best objective (no reference)"
+            return state.best, "best objective (no reference)"
         surest: tuple[float, Scored, str] | None = None
         for s in state.archive:
             if s.id == ref:

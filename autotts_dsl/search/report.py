@@ -265,11 +265,12 @@ def _paired_vs_cmc(
     for h in ctx.windows:
         for beta in grid:
             mine, theirs = pick.get(h, {}).get(beta, {}), cmc.get(h, {}).get(beta, {})
-            common = sorted(set(mine) & set(theirs), key=lambda k: len(mine[k].seeds))
+            common = set(mine) & set(theirs)
             if not common:
                 return None
-            a.setdefault(h, {})[beta] = mine[common[-1]]
-            b.setdefault(h, {})[beta] = theirs[common[-1]]
+            seeds = max(common, key=lambda k: len(mine[k].seeds))
+            a.setdefault(h, {})[beta] = mine[seeds]
+            b.setdefault(h, {})[beta] = theirs[seeds]
     return paired_gain(a, b, objective, ctx, reference_is_b=True)
 
 
