@@ -88,17 +88,55 @@ def declared(program: ast.Program) -> dict[str, Any]:
     return out
 
 
-def identifiers(program: ast.Program) -> set[str]:
-    """Every name a new declaration, local or rule could clash with."""
+def value_names(program: ast.Program) -> set[str]:
+    """Every name a value can have in `program`: declarations, names it
+    mentions, `let`s and loop variables anywhere (rule names are another
+    namespace)."""
     out = set(declared(program)) | mentioned(program)
     for n in walk(program):
         if isinstance(n, ast.Let):
             out.add(n.name)
-        elif isinstance(n, ast.If | ast.For) and n.rule:
-            out.add(n.rule)
         elif isinstance(n, ast.LoopHead):
             out.add(n.var)
     return out
+
+
+def identifiers(program: ast.Program) -> set[str]:
+    """Every name a new declaration, local or rule could clash with."""
+    out = value_names(program)
+    for n in walk(program):
+        if isinstance(n, ast.If | ast.For) and n.rule:
+            out.add(n.rule)
+    return out
+
+
+def rename_locals(piece: N, taken: set[str]) -> N:
+    """`piece` with each `let` it defines whose name is in `taken` renamed
+    to a fresh one (`name_2`, ...), with the reads of it inside `piece`:
+    names cannot be shadowed, so a rule moved into a program that has its
+    own `let before` elsewhere would not check. (Inside `piece` every read
+    of such a name is of the piece's own `let`: the donor had no other.)"""
+    own = {n.name for n in walk(piece) if isinstance(n, ast.Let)}
+    clash = own & taken
+    if not clash:
+        return piece
+    used = taken | own
+    fresh: dict[str, str] = {}
+    for name in sorted(clash):
+        k = 2
+        while f"{name}_{k}" in used:
+            k += 1
+        fresh[name] = f"{name}_{k}"
+        used.add(fresh[name])
+
+    def swap(node: Any) -> Any | None:
+        if isinstance(node, ast.Let) and node.name in fresh:
+            return dataclasses.replace(node, name=fresh[node.name], value=rebuild(node.value, swap))
+        if isinstance(node, ast.Name) and node.id in fresh:
+            return dataclasses.replace(node, id=fresh[node.id])
+        return None
+
+    return rebuild(piece, swap)
 
 
 def drop_unused(program: ast.Program) -> ast.Program:
@@ -151,11 +189,16 @@ def with_dependencies(
 def lets_needed(target: ast.Program, donor: ast.Program, piece: Any) -> tuple[ast.Let, ...]:
     """The donor's top-level round `let`s that `piece` reads (and that those
     read in turn), in the donor's order, leaving out names `target` already
-    has: a rule moved between programs keeps the local values it tests."""
+    has at that level: a rule moved between programs keeps the local values
+    it tests. (One that clashes with a `let` nested in `target` is renamed
+    by the caller, `rename_locals`.)"""
     if donor.round is None:
         return ()
     lets = {s.name: s for s in donor.round.body if isinstance(s, ast.Let)}
-    have = identifiers(target)
+    # what the round's top level sees (a `let` nested in a block does not count)
+    have = set(declared(target))
+    if target.round is not None:
+        have |= {s.name for s in target.round.body if isinstance(s, ast.Let)}
     need: set[str] = set()
     todo = mentioned(piece)
     while todo:

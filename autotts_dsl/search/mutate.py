@@ -37,7 +37,9 @@ from .astops import (
     identifiers,
     lets_needed,
     mentioned,
+    rename_locals,
     replace_node,
+    value_names,
     walk,
     with_dependencies,
 )
@@ -292,7 +294,8 @@ def op_crossover(program: ast.Program, rng: random.Random, donor: ast.Program | 
     if program.round is None:
         return None
     rule = next(r for r in _rules(donor.round) if f"rule {r.rule}" == pick)
-    lets = lets_needed(program, donor, rule)
+    moved = rename_locals((lets_needed(program, donor, rule), rule), value_names(program))
+    lets, rule = moved
     body = program.round.body
     same = [
         i for i, s in enumerate(body) if isinstance(s, ast.If | ast.For) and s.rule == rule.rule
@@ -301,8 +304,8 @@ def op_crossover(program: ast.Program, rng: random.Random, donor: ast.Program | 
         new_body = (*body[: same[0]], *lets, rule, *body[same[0] + 1 :])
         desc = f"rule {rule.rule} replaced by the version {tag}"
     else:
-        # after the program's own lets that the rule reads
-        reads = mentioned(rule)
+        # after the program's own lets that the rule (or a let it brings) reads
+        reads = mentioned(rule).union(*(mentioned(s.value) for s in lets))
         after = [i + 1 for i, s in enumerate(body) if isinstance(s, ast.Let) and s.name in reads]
         pos = rng.randint(max(after, default=0), len(body))
         new_body = (*body[:pos], *lets, rule, *body[pos:])
