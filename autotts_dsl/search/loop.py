@@ -7,8 +7,9 @@ record the round's candidates → screen them on the first seeds → promote
 the best share that is not clearly worse than its parent → evaluate the
 promoted ones on the remaining seeds → admit to the archive only a gain over
 the parent larger than its uncertainty. After the last round the final pick
-is, of the archive programs whose gain over the reference is larger than its
-uncertainty, the one with the highest lower bound (else the reference); with
+is, of the programs whose gain over the reference is larger than its
+uncertainty and not clearly below the surest such gain, the one that changes
+the least structure against the reference (else the reference); with
 held-out stores it is evaluated there (with CMC and SC@64 beside it), and
 only then.
 
@@ -47,6 +48,7 @@ from .history import History
 from .llm import LLMProposer
 from .objective import parse_objective
 from .offline import OfflineProposer, Proposed, Rejection
+from .pick import final_pick
 from .prompt import build_prompt
 from .sources import read_seed
 from .stats import Gain, paired_gain
@@ -838,29 +840,13 @@ class Search:
             self.close()
 
     def pick(self, state: SearchState) -> tuple[Scored | None, str]:
-        """The final pick: of the archive programs whose gain over the
-        reference is larger than its uncertainty, the one with the highest
-        lower bound of that gain; else the reference. (Over thousands of
-        candidates the highest point estimate is mostly the luckiest draw of
-        the search questions; the lower bound discounts the noisy ones.)"""
-        ref = state.reference_id
-        unit = self.objective.unit
-        if ref is None:
-            return state.best, "best objective (no reference)"
-        surest: tuple[float, Scored, str] | None = None
-        for s in state.archive:
-            if s.id == ref:
-                continue
-            g = state.vs_reference(s.id)
-            if g is not None and g.significant and (surest is None or g.lo > surest[0]):
-                surest = (g.lo, s, f"gain over the reference p{ref}: {g.text(unit)}")
-        if surest is not None:
-            return surest[1], surest[2]
-        chosen = state.scored_by_id(ref)
-        return chosen, "no program beat the reference by more than its uncertainty"
+        """The final pick (`pick.final_pick`)."""
+        return final_pick(state, self.history, self.objective.unit)
 
     def finish(self) -> int | None:
         state = self.state()
+        # reads every program with a gain that counts (a few seconds per thousand)
+        self.reporter.phase(self.config.rounds, "choosing the final pick")
         chosen, note = self.pick(state)
         if chosen is None:
             return None

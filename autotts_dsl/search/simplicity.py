@@ -1,0 +1,56 @@
+"""How much structure a program changes against the reference.
+
+The final pick prefers the program that changes the least structure among
+those whose gain is plausible (see `loop.Search.pick`): on the 30 search
+questions a retune of the reference's constants carried over to held-out
+questions, while added rules mostly fitted the search questions (measured by
+`benchmarks/discovery_selection.py`, docs/search.md "The final pick").
+
+The measure: both programs with every number literal blanked and the name
+and description dropped, formatted, and compared line by line; the lines
+added plus the lines removed. A constant-only edit scores 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+from .. import ast
+from ..fmt import format_program
+from ..parser import parse
+from .astops import rebuild
+
+_BLANK_INT = ast.IntLit(0)
+_BLANK_FLOAT = ast.FloatLit(0.0, "0.0")
+
+
+def _blank(node: object) -> object | None:
+    if isinstance(node, ast.IntLit):
+        return _BLANK_INT
+    if isinstance(node, ast.FloatLit):
+        return _BLANK_FLOAT
+    return None
+
+
+def skeleton(program: ast.Program) -> tuple[str, ...]:
+    """The program's formatted lines with its numbers blanked (its shape)."""
+    bare = dataclasses.replace(rebuild(program, _blank), name="", description="")
+    # whitespace collapsed: a longer new knob name realigns the whole table
+    lines = (" ".join(line.split()) for line in format_program(bare).splitlines())
+    return tuple(line for line in lines if line)
+
+
+def structural_change(program: ast.Program, reference: tuple[str, ...]) -> int:
+    """Lines added plus lines removed between `program`'s skeleton and the
+    reference's (`skeleton(reference_program)`)."""
+    mine = skeleton(program)
+    if mine == reference:
+        return 0
+    matcher = difflib.SequenceMatcher(a=reference, b=mine, autojunk=False)
+    same = sum(block.size for block in matcher.get_matching_blocks())
+    return (len(reference) - same) + (len(mine) - same)
+
+
+def structural_change_of_source(source: str, reference: tuple[str, ...]) -> int:
+    return structural_change(parse(source, "<candidate>"), reference)
