@@ -5,10 +5,10 @@ Searches with the offline proposer (typed mutations, crossovers with the
 archive and stdlib templates, the CMA-ES schedule tuner; no LLM, $0) on the
 AIME24 stores of Qwen3-0.6B/1.7B/4B/8B for at most --minutes of search wall
 time, with the protocol's 100 seeds for every reported number (a 10-seed
-screen first). Then the final pick — of the archive programs whose gain over
-CMC is larger than its uncertainty, the one with the highest lower bound of
-that gain, else CMC itself — CMC and SC are
-evaluated on the eight held-out stores (AIME25 and HMMT25 of the same four
+screen first). Then the final pick — of the programs whose gain over CMC is
+larger than its uncertainty and not clearly below the surest such gain, the
+one that changes CMC least (retunes first; docs/search.md), else CMC
+itself — CMC and SC are evaluated on the eight held-out stores (AIME25 and HMMT25 of the same four
 models, 100 seeds), and this prints, per β of the grid: accuracy and tokens
 of each, and the tokens the pick and SC need to match CMC's accuracy; then
 the target:

@@ -312,6 +312,7 @@ def test_repeat_needs_a_static_bound() -> None:
 EXPECTED_STDLIB_WARNINGS = {
     "cmc": {("W201", "warm_up"), ("W202", "trend_thresh")},
     "cmc_gated": {("W201", "warm_up"), ("W202", "trend_thresh")},
+    "cmc_patient": {("W201", "warm_up"), ("W202", "trend_thresh")},
     "asc": set(),
     "esc": {("W308", "max_rounds")},  # the round block never runs for β < 0.485
     "sc": set(),

@@ -115,8 +115,8 @@ def test_bash_completion(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert "run" in _bash_complete(script, "")
     assert sorted(_bash_complete(script, "sto")) == ["store", "stores"]
     assert _bash_complete(script, "stores", "a") == ["add"]
-    assert _bash_complete(script, "run", "cm") == ["cmc", "cmc_gated"]
-    assert _bash_complete(script, "run", "cmc_") == ["cmc_gated"]
+    assert _bash_complete(script, "run", "cm") == ["cmc", "cmc_gated", "cmc_patient"]
+    assert _bash_complete(script, "run", "cmc_") == ["cmc_gated", "cmc_patient"]
     assert _bash_complete(script, "run", "cmc", "--backend", "v") == ["vm"]
     assert set(_bash_complete(script, "run", "cmc", "--st")) == {"--store"}
     assert _bash_complete(script, "run", "cmc", "--seed") == ["--seeds"]  # only real options

@@ -1,24 +1,30 @@
-"""`cmc_gated`, the controller `tts-dsl search` found, is the program the
-search picked: the stdlib copy drops the search's duplicate gates and renames
-its knobs, and must not change a single episode for it.
+"""The stdlib controllers `tts-dsl search` found are the programs the search
+picked. `cmc_gated`'s copy drops the search's duplicate gates and renames
+its knobs, and must not change a single episode for it; `cmc_patient`'s is
+the pick itself with a name and comments.
 
-`tests/data/cmc_gated_found.tts` is the final pick exactly as the search
-wrote it (`final_pick.tts` of the run named in the stdlib file's header).
+`tests/data/<name>_found.tts` is a final pick exactly as the search wrote it
+(`final_pick.tts` of the run named in the stdlib file's header).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from autotts_dsl.programs import load_program
+from autotts_dsl.fmt import format_program
+from autotts_dsl.parser import parse
+from autotts_dsl.programs import STDLIB_DIR, load_program
 from autotts_dsl.replay.registry import default_store
 from autotts_dsl.replay.store import ReplayStore
 from tests.conftest import StoreLoader
 from tests.support.shared import DATASETS, MODELS
 
-FOUND = Path(__file__).parent / "data" / "cmc_gated_found.tts"
+DATA = Path(__file__).parent / "data"
+FOUND = DATA / "cmc_gated_found.tts"
+CMC_SOURCE = (STDLIB_DIR / "cmc.tts").read_text(encoding="utf-8")
 ARRAYS = ("answer", "correct", "cost", "seq_cost", "opened", "reads")
 
 
@@ -41,6 +47,14 @@ def test_shipped_differs_from_cmc() -> None:
     a = cmc.evaluate(default_store(), 1.0, {}, range(20))
     b = shipped.evaluate(default_store(), 1.0, {}, range(20))
     assert list(a.cost) != list(b.cost)
+
+
+def test_cmc_patient_is_the_pick_with_a_name() -> None:
+    found = parse((DATA / "cmc_patient_found.tts").read_text(encoding="utf-8"))
+    shipped = parse((STDLIB_DIR / "cmc_patient.tts").read_text(encoding="utf-8"))
+    renamed = dataclasses.replace(found, name=shipped.name, description=shipped.description)
+    assert format_program(renamed) == format_program(shipped)
+    assert format_program(found) != format_program(parse(CMC_SOURCE))
 
 
 @pytest.mark.shared
