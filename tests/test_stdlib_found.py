@@ -65,3 +65,32 @@ def test_found_and_shipped_agree_on_every_shared_store(
     model: str, dataset: str, shared_store: StoreLoader
 ) -> None:
     same_episodes(shared_store(model, dataset), (0.0, 0.25, 0.5, 0.75, 1.0), range(100))
+
+
+def _readme_rows(name: str) -> dict[float, tuple[float, int]]:
+    """β -> (accuracy, tokens) of `name` in the README's held-out table."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    header = f"| β | {name} acc % | {name} tokens |"
+    table = readme[readme.index(header) :].split("\n\n", 1)[0].splitlines()[2:]
+    rows = {}
+    for line in table:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[float(cells[0])] = (float(cells[1]), int(cells[2].replace(",", "")))
+    return rows
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_readme_heldout_table_is_what_cmc_patient_does(shared_store: StoreLoader) -> None:
+    # the README's figures for the found controller, re-measured: mean over
+    # the eight held-out stores, 100 seeds, as `search report --heldout` prints
+    program = load_program("cmc_patient")
+    rows = _readme_rows("cmc_patient")
+    assert sorted(rows) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    stores = [shared_store(m, d) for m in MODELS for d in ("aime25", "hmmt25")]
+    for beta, (acc, tokens) in rows.items():
+        evals = [program.evaluate(s, beta, {}, range(100)) for s in stores]
+        mean_acc = sum(e.accuracy for e in evals) / len(evals)
+        mean_tokens = sum(e.avg_tokens for e in evals) / len(evals)
+        assert abs(mean_acc - acc) < 0.006, (beta, mean_acc, acc)
+        assert abs(mean_tokens - tokens) <= 1, (beta, mean_tokens, tokens)
