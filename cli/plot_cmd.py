@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from .console import new_table, print_table
 from .errors import EXIT_OK, EXIT_USAGE, CliError
-from .sweep_cmd import print_headline, summary_console
+from .headline_view import print_headline, summary_console
 
 METRICS: dict[str, Literal["tokens", "seq_tokens"]] = {"tokens": "tokens", "seq": "seq_tokens"}
 """--metric -> the API's metric (total or sequential tokens)."""

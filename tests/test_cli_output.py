@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from autotts_dsl.cli.console import stdout_console
-from autotts_dsl.cli.sweep_cmd import print_headline
+from autotts_dsl.cli.headline_view import print_headline
 from autotts_dsl.sweeps.headline import SUMMARY_COLUMNS, ProgramHeadline, StoreHeadline
 from tests.support.cli import run_cli, write_store
 
