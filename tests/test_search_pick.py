@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autotts_dsl import ast
+from autotts_dsl.fmt import format_program
 from autotts_dsl.parser import parse
 from autotts_dsl.programs import STDLIB_DIR, stdlib_names
 from autotts_dsl.search.astops import rebuild
 from autotts_dsl.search.pick import final_pick
-from autotts_dsl.search.simplicity import skeleton, structural_change
+from autotts_dsl.search.simplicity import skeleton, structural_change, text_shape, words
 from autotts_dsl.search.stats import Gain
 
 CMC = (STDLIB_DIR / "cmc.tts").read_text(encoding="utf-8")
@@ -57,6 +58,18 @@ def test_any_retune_of_a_stdlib_program_changes_no_structure(name: str, rnd: Any
 
     moved = dataclasses.replace(rebuild(program, retune), description="another")
     assert structural_change(moved, skeleton(program)) == 0
+    # the pick's parse-free test sees it too, against the file with its comments
+    file_text = (STDLIB_DIR / f"{name}.tts").read_text(encoding="utf-8")
+    assert text_shape(format_program(moved)) == text_shape(file_text)
+    assert words(format_program(moved)) == words(file_text)
+
+
+def test_text_shape_separates_structure_and_words_survive_layout() -> None:
+    assert text_shape(RETUNED) == text_shape(CMC)
+    assert text_shape(NEW_RULE) != text_shape(CMC) and words(NEW_RULE) != words(CMC)
+    spaced = RETUNED.replace("18*beta", "18 * beta")
+    assert change(spaced) == 0 and text_shape(spaced) != text_shape(CMC)
+    assert words(spaced) == words(CMC)
 
 
 def _state(gains: dict[int, Gain], sources: dict[int, str]) -> tuple[Any, Any, dict[int, Any]]:
@@ -105,3 +118,23 @@ def test_the_pick_prefers_a_retune_whose_gain_is_plausible() -> None:
         del gains[pid]
     chosen, note = final_pick(state, history, "pts")
     assert chosen is progs[1] and "no program beat" in note
+
+
+def test_a_retune_in_another_layout_is_still_a_retune() -> None:
+    # an LLM's reply keeps its own spacing: the parse-free shortcut must not
+    # hand the pick to a lower bound that a differently spaced retune beats
+    spaced = CMC.replace("3 + 9*beta", "3 + 12 * beta")
+    stricter = CMC.replace("b.disagree >= abandon_patience", "b.disagree > abandon_patience")
+    assert words(stricter) == words(CMC) and change(stricter) > 0
+    sources = {1: CMC, 2: RETUNED, 3: spaced, 4: stricter}
+    gains = {
+        2: Gain(0.30, 0.05, 0.60, 500),
+        3: Gain(0.32, 0.08, 0.60, 500),
+        4: Gain(0.40, 0.12, 0.70, 500),
+    }
+    state, history, progs = _state(gains, sources)
+    chosen, note = final_pick(state, history)
+    assert chosen is progs[3] and "constants only" in note
+    del gains[3]
+    chosen, _ = final_pick(state, history)
+    assert chosen is progs[2]

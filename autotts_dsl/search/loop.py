@@ -845,7 +845,7 @@ class Search:
 
     def finish(self) -> int | None:
         state = self.state()
-        # reads every program with a gain that counts (a few seconds per thousand)
+        # building the state reads every evaluated cell: seconds on a long run
         self.reporter.phase(self.config.rounds, "choosing the final pick")
         chosen, note = self.pick(state)
         if chosen is None:

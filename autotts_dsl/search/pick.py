@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..parser import parse
 from .archive import Scored
 from .history import History
-from .simplicity import skeleton, structural_change
+from .simplicity import skeleton, structural_change, text_shape, words
 from .stats import Gain
 from .view import SearchState
 
@@ -48,11 +48,7 @@ def final_pick(state: SearchState, history: History, unit: str = "") -> tuple[Sc
     if not plausible:
         chosen = state.scored_by_id(ref)
         return chosen, "no program beat the reference by more than its uncertainty"
-    shape = skeleton(parse(history.program(ref).source, f"p{ref}"))
-    ranked = sorted(
-        (structural_change(parse(s.program.source, f"p{s.id}"), shape), -g.lo, s.id, s, g)
-        for s, g in plausible
-    )
+    ranked = _rank(plausible, history.program(ref).source, f"p{ref}")
     lines, _, _, chosen, gain = ranked[0]
     what = "constants only" if lines == 0 else f"{lines} line(s) of structure changed"
     surest = max(g.lo for _, g in plausible)
@@ -61,3 +57,36 @@ def final_pick(state: SearchState, history: History, unit: str = "") -> tuple[Sc
         f"{len(plausible)} program(s) whose gain is not clearly below the surest "
         f"(lower bound {surest:+.2f})"
     )
+
+
+Ranked = tuple[int, float, int, Scored, Gain]
+
+
+def _rank(plausible: list[tuple[Scored, Gain]], ref_source: str, ref_name: str) -> list[Ranked]:
+    """`plausible` by (structure changed, -lower bound, id), or only its head
+    when a retune exists: parsing hundreds of programs (~50 ms each) to
+    measure changes that cannot win is what this avoids."""
+
+    def key(s: Scored, g: Gain) -> tuple[float, int]:
+        return (-g.lo, s.id)
+
+    quick = text_shape(ref_source)
+    retunes = sorted(
+        (0, *key(s, g), s, g) for s, g in plausible if text_shape(s.program.source) == quick
+    )
+    if not retunes:
+        shape = skeleton(parse(ref_source, ref_name))
+        return sorted(
+            (structural_change(parse(s.program.source, f"p{s.id}"), shape), *key(s, g), s, g)
+            for s, g in plausible
+        )
+    # a retune in another layout (an LLM's reply) can still win on its lower bound
+    best, ref_words = retunes[0][1:3], words(ref_source)
+    ref_shape: tuple[str, ...] | None = None
+    for s, g in plausible:
+        if key(s, g) < best and words(s.program.source) == ref_words:
+            if ref_shape is None:
+                ref_shape = skeleton(parse(ref_source, ref_name))
+            if structural_change(parse(s.program.source, f"p{s.id}"), ref_shape) == 0:
+                retunes.append((0, *key(s, g), s, g))
+    return sorted(retunes)
