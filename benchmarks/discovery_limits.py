@@ -20,6 +20,14 @@ If even the second oracle stays below the target, no mixture of CMC's
 settings that reads the vote reaches it; the remaining gap is what knowing
 each question's correctness is worth.
 
+The stores do hold one signal of which trace is right: its length (shorter
+traces are right more often). The last two tables show what it is worth:
+
+* with N full reads (the first N branches of each shuffle), the accuracy of
+  the plain vote and of votes weighted by 1/sqrt(length) and 1/length;
+* CMC against CMC with its answers' pool vote weighted the same way (the
+  search's `vote` operator, `search.mutate.with_pool_vote`), at every β.
+
     python benchmarks/discovery_limits.py [--datasets aime25,hmmt25]
         [--seeds 100] [--bins 2,5,10,20]
 """
@@ -27,6 +35,8 @@ each question's correctness is worth.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import random
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -39,6 +49,10 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import autotts_dsl as tts  # noqa: E402
+from autotts_dsl.fmt import format_program  # noqa: E402
+from autotts_dsl.replay.store import NO_ANSWER  # noqa: E402
+from autotts_dsl.search.gates import POOL_VOTES  # noqa: E402
+from autotts_dsl.search.mutate import with_pool_vote  # noqa: E402
 from tests.support.shared import MODELS, shared_dir  # noqa: E402
 
 BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -96,6 +110,77 @@ def best_within(grid: Grid, groups: np.ndarray, budget: float, unit: float = 1.0
     return float(best.max()) / n
 
 
+WEIGHTS = {"plain": 0.0, "1/sqrt(length)": 0.5, "1/length": 1.0}
+
+
+def _vote(finals: list[int], lengths: list[int], power: float) -> int:
+    """Weighted vote, ties to the earliest voter; no answer casts no vote."""
+    tally: dict[int, float] = {}
+    for a, n in zip(finals, lengths, strict=True):
+        if a != NO_ANSWER:
+            tally[a] = tally.get(a, 0.0) + max(1, n) ** -power
+    best, top = NO_ANSWER, -1.0
+    for a, w in tally.items():  # dicts keep first-vote order: ties stay earliest
+        if w > top:
+            best, top = a, w
+    return best
+
+
+def full_read_votes(stores: list, sizes: list[int], seeds: int) -> dict[tuple[str, int], float]:
+    """Accuracy of each weighting over the first N branches of each shuffle."""
+    hits: dict[tuple[str, int], list[bool]] = {(w, n): [] for w in WEIGHTS for n in sizes}
+    for store in stores:
+        for q in store.questions:
+            for seed in range(seeds):
+                order = list(range(q.n_branches))
+                random.Random(seed).shuffle(order)  # the protocol's branch order
+                for n in sizes:
+                    first = order[:n]
+                    finals = [q.finals[i] for i in first]
+                    lengths = [q.tokens[i] for i in first]
+                    for w, power in WEIGHTS.items():
+                        hits[(w, n)].append(_vote(finals, lengths, power) == q.gold)
+    return {k: float(np.mean(v)) for k, v in hits.items()}
+
+
+def pool_vote_variants() -> dict[str, tts.Program]:
+    """CMC, and CMC whose answers weight the pool vote by length."""
+    cmc = tts.load("cmc")
+    out = {"plain vote (CMC)": cmc}
+    for name, label, text in (
+        ("cmc_sqrt_vote", "1/sqrt(length)", POOL_VOTES[1]),
+        ("cmc_length_vote", "1/length", POOL_VOTES[2]),
+    ):
+        child = with_pool_vote(cmc.tree, text)
+        assert child is not None, "CMC answers with winner(completed)"
+        out[label] = tts.load(format_program(dataclasses.replace(child, name=name)))
+    return out
+
+
+def length_signal(datasets: list[str], seeds: int) -> None:
+    stores = [
+        tts.open_store(str(shared_dir() / "replay" / "autotts" / m / f"{ds}.json"))
+        for m in MODELS
+        for ds in datasets
+    ]
+    sizes = [8, 16, 32]
+    acc = full_read_votes(stores, sizes, seeds)
+    print("\n| N full reads | " + " | ".join(WEIGHTS) + " |")
+    print("| ---: |" + " ---: |" * len(WEIGHTS))
+    for n in sizes:
+        cells = [f"{100 * acc[(w, n)]:.2f}" for w in WEIGHTS]
+        print(f"| {n} | " + " | ".join(cells) + " |")
+
+    variants = pool_vote_variants()
+    rows = tts.run(list(variants.values()), stores, betas=list(BETAS), seeds=seeds)
+    mean = rows.groupby(["program", "beta"])[["accuracy", "avg_tokens"]].mean()
+    print("\n| CMC's answers | " + " | ".join(f"β={b:g}" for b in BETAS) + " |")
+    print("| --- |" + " ---: |" * len(BETAS))
+    for label, prog in variants.items():
+        cells = [f"{mean.loc[(prog.name, b), 'accuracy']:.2f}" for b in BETAS]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="aime25,hmmt25")
@@ -139,6 +224,7 @@ def main() -> int:
         edges = np.quantile(grid.plurality, np.linspace(0, 1, nb + 1)[1:-1])
         a = best_within(grid, np.digitize(grid.plurality, edges), budget)
         print(f"one β per {nb} bins of the plurality share, in hindsight: {100 * a:.2f} %")
+    length_signal(args.datasets.split(","), args.seeds)
     return 0
 
 

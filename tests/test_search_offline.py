@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import autotts_dsl as tts
 from autotts_dsl import ast
 from autotts_dsl.cli.main import main
 from autotts_dsl.fmt import format_program
@@ -20,6 +21,7 @@ from autotts_dsl.search.gates import (
     AGGREGATORS,
     GATES,
     GUARDS,
+    POOL_VOTES,
     aggregator_block,
     gate_pieces,
     guard_pieces,
@@ -32,6 +34,8 @@ from autotts_dsl.search.mutate import (
     op_gate_remove,
     op_guard,
     op_knob,
+    op_vote,
+    with_pool_vote,
 )
 from autotts_dsl.search.offline import OfflineProposer
 from autotts_dsl.search.verify import verify
@@ -262,6 +266,50 @@ def test_aggregator_swap_changes_finally() -> None:
     child, change = op_aggregator(sc, random.Random(1), None) or (sc, "")
     assert change.startswith("finally: ") and child.final != sc.final
     assert verify(format_program(child)).ok
+
+
+def test_vote_rewrites_the_answers_not_the_winner_that_steers_depth() -> None:
+    cmc = program("cmc")
+    plain = parse("controller g\nfinally { answer winner(completed) }\n", "<t>")
+    for text in POOL_VOTES[1:]:
+        child = with_pool_vote(cmc, text)
+        assert child is not None
+        out = format_program(child)
+        assert verify(out).ok, text
+        # the stop rule's and the finally block's answers; `let w` stays plain
+        assert out.count("b in finished") == 2, out
+        assert "let w = winner(completed)" in out
+        assert with_pool_vote(child, text) is None  # already that vote
+        assert with_pool_vote(child, POOL_VOTES[0]) == cmc  # and back
+    assert with_pool_vote(plain, POOL_VOTES[0]) is None
+    assert op_vote(program("ibc"), random.Random(0), None) is not None
+    no_pool = parse("controller g\nfinally { answer winner(answers(alive)) }\n", "<t>")
+    assert op_vote(no_pool, random.Random(0), None) is None
+
+
+@pytest.mark.parametrize("backend", ["reference", "vm"])
+def test_a_length_weighted_vote_prefers_the_short_traces(tmp_path: Path, backend: str) -> None:
+    # three short traces say the gold answer, four long ones say another:
+    # the plain vote of all seven is wrong, every length-weighted one right
+    branches = [[[], 600, "7"]] * 3 + [[[], 9000, "8"]] * 4
+    record = {
+        "question": "q",
+        "gold_answer": "7",
+        "probe_freq": 500,
+        "final_answers_trace": [],
+        "each_branch": branches,
+    }
+    store = tmp_path / "s.json"
+    store.write_text(json.dumps([record]), encoding="utf-8")
+    sc = program("sc")
+    picks = {}
+    for text in POOL_VOTES:
+        child = with_pool_vote(sc, text) or sc
+        prog = tts.load(format_program(child))
+        ep = tts.episodes(prog, str(store), beta=1.0, seeds=5, backend=backend)
+        picks[text] = set(ep["answer"])
+    assert picks[POOL_VOTES[0]] == {"8"}
+    assert all(picks[t] == {"7"} for t in POOL_VOTES[1:]), picks
 
 
 def test_offline_proposer_is_deterministic_and_check_clean() -> None:

@@ -175,6 +175,28 @@ AGGREGATORS: tuple[str, ...] = (
 )
 
 
+# How an `answer` picks from the pool of finished traces. Shorter traces are
+# right more often (on the AIME24 stores, votes weighted by 1/length over 16
+# full reads are +1.0 points over plain votes), so the alternatives weight
+# each finished branch's vote by a falling power of its length; the checker
+# sees a divisor that cannot be 0. `?? winner(completed)` keeps an answer
+# when every finished branch was pruned.
+POOL_VOTES: tuple[str, ...] = (
+    "winner(completed)",
+    "winner(votes((1.0 / sqrt(max(1, b.spent))) for b in finished)) ?? winner(completed)",
+    "winner(votes((1.0 / max(1, b.spent)) for b in finished)) ?? winner(completed)",
+    "winner(votes((1.0 / max(1, b.spent * b.spent)) for b in finished)) ?? winner(completed)",
+)
+
+
+def pool_vote(text: str) -> ast.Expr:
+    program = parse(f"controller g\nfinally {{ answer {text} }}\n", "<pool vote>")
+    stmt = program.final.body[0] if program.final is not None else None
+    if not isinstance(stmt, ast.Answer):
+        raise ValueError(f"pool vote {text!r} is not an answer")
+    return stmt.value
+
+
 @record
 class GatePieces:
     knobs: tuple[ast.Knob, ...]

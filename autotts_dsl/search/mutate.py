@@ -16,6 +16,9 @@ program plus a one-line description, or None when it does not apply:
   widening or stopping rule (e.g. no widening past a cap before the first
   branch completes), with its own knob;
 * `aggregator`: swap the `finally` block for one of the library's;
+* `vote`: change how every `answer` picks from the finished traces (plain
+  majority, or votes weighted by a falling power of the trace's length), in
+  the stopping rules and the `finally` block at once;
 * `crossover`: take a named rule, the `init` or the `finally` block from a
   donor program, with every declaration it needs.
 
@@ -37,6 +40,7 @@ from .astops import (
     identifiers,
     lets_needed,
     mentioned,
+    rebuild,
     rename_locals,
     replace_node,
     value_names,
@@ -47,10 +51,12 @@ from .gates import (
     AGGREGATORS,
     GATES,
     GUARDS,
+    POOL_VOTES,
     aggregator_block,
     fresh_prefix,
     gate_pieces,
     guard_pieces,
+    pool_vote,
 )
 
 Lit = ast.IntLit | ast.FloatLit
@@ -273,6 +279,48 @@ def op_aggregator(program: ast.Program, rng: random.Random, _donor: ast.Program 
     return child, f"finally: {text}"
 
 
+def _pool_sites(program: ast.Program) -> list[ast.Expr]:
+    """Each `answer` whose value, or the left end of its `??` chain, is one of
+    the library's pool votes: that vote expression."""
+    votes = [pool_vote(t) for t in POOL_VOTES]
+
+    def site(expr: ast.Expr) -> ast.Expr | None:
+        if expr in votes:
+            return expr
+        return site(expr.left) if isinstance(expr, ast.Coalesce) else None
+
+    return [
+        found
+        for node in walk(program)
+        if isinstance(node, ast.Answer) and (found := site(node.value)) is not None
+    ]
+
+
+def with_pool_vote(program: ast.Program, text: str) -> ast.Program | None:
+    """`program` with every answer's pool vote (`_pool_sites`) set to the
+    library's vote `text`; None when it has none or all are that vote
+    already. Other uses of the same expression (e.g. `let w = winner(completed)`,
+    which steers depth and pruning) stay as they are."""
+    vote = pool_vote(text)
+    sites = _pool_sites(program)
+    if all(s == vote for s in sites):
+        return None
+    ids = {id(s) for s in sites}
+    return rebuild(program, lambda cur: vote if id(cur) in ids else None)
+
+
+def op_vote(program: ast.Program, rng: random.Random, _donor: ast.Program | None) -> Result:
+    sites = _pool_sites(program)
+    options = [t for t in POOL_VOTES if any(s != pool_vote(t) for s in sites)]
+    if not options:
+        return None
+    text = rng.choice(options)
+    child = with_pool_vote(program, text)
+    if child is None:
+        return None
+    return child, f"answers vote: {text} ({len(sites)} answer(s))"
+
+
 def op_crossover(program: ast.Program, rng: random.Random, donor: ast.Program | None) -> Result:
     if donor is None:
         return None
@@ -324,6 +372,7 @@ OPERATORS: tuple[tuple[str, Op, int], ...] = (
     ("gate-", op_gate_remove, 1),
     ("guard", op_guard, 2),
     ("aggregator", op_aggregator, 1),
+    ("vote", op_vote, 1),
     ("crossover", op_crossover, 2),
 )
 
