@@ -3,6 +3,7 @@ an offline `tts-dsl search` end to end, with its report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -21,6 +22,7 @@ from autotts_dsl.search.gates import (
     AGGREGATORS,
     GATES,
     GUARDS,
+    POOL_CONFS,
     POOL_VOTES,
     aggregator_block,
     gate_pieces,
@@ -35,6 +37,7 @@ from autotts_dsl.search.mutate import (
     op_guard,
     op_knob,
     op_vote,
+    with_pool_conf,
     with_pool_vote,
 )
 from autotts_dsl.search.offline import OfflineProposer
@@ -291,7 +294,40 @@ def test_vote_rewrites_the_answers_not_the_winner_that_steers_depth() -> None:
 def test_a_length_weighted_vote_prefers_the_short_traces(tmp_path: Path, backend: str) -> None:
     # three short traces say the gold answer, four long ones say another:
     # the plain vote of all seven is wrong, every length-weighted one right
-    branches = [[[], 600, "7"]] * 3 + [[[], 9000, "8"]] * 4
+    store = _short_right_long_wrong(tmp_path, 3, 4)
+    sc = program("sc")
+    picks = {}
+    for text in POOL_VOTES:
+        child = with_pool_vote(sc, text) or sc
+        prog = tts.load(format_program(child))
+        ep = tts.episodes(prog, store, beta=1.0, seeds=5, backend=backend)
+        picks[text] = set(ep["answer"])
+    assert picks[POOL_VOTES[0]] == {"8"}
+    assert all(picks[t] == {"7"} for t in POOL_VOTES[1:]), picks
+
+
+def test_vote_can_weight_the_stopping_confidence_too() -> None:
+    asc = program("asc")
+    changes = set()
+    for seed in range(60):
+        got = op_vote(asc, random.Random(seed), None)
+        assert got is not None
+        changes.add(got[1])
+    assert "answers vote and confidence: 1/length" in changes
+    assert "answers vote: 1/length" in changes
+    for text in POOL_CONFS[1:]:
+        child = with_pool_conf(asc, text)
+        assert child is not None
+        out = format_program(child)
+        assert verify(out).ok, text
+        assert "conf(completed)" not in out and "beta_conf(" in out
+        assert with_pool_conf(child, POOL_CONFS[0]) == asc
+    assert with_pool_conf(program("sc"), POOL_CONFS[1]) is None  # no confidence to weight
+
+
+def _short_right_long_wrong(tmp_path: Path, short: int, long: int) -> str:
+    # `short` short traces say the gold answer, `long` long ones another
+    branches = [[[], 600, "7"]] * short + [[[], 9000, "8"]] * long
     record = {
         "question": "q",
         "gold_answer": "7",
@@ -301,15 +337,25 @@ def test_a_length_weighted_vote_prefers_the_short_traces(tmp_path: Path, backend
     }
     store = tmp_path / "s.json"
     store.write_text(json.dumps([record]), encoding="utf-8")
-    sc = program("sc")
-    picks = {}
-    for text in POOL_VOTES:
-        child = with_pool_vote(sc, text) or sc
-        prog = tts.load(format_program(child))
-        ep = tts.episodes(prog, str(store), beta=1.0, seeds=5, backend=backend)
-        picks[text] = set(ep["answer"])
-    assert picks[POOL_VOTES[0]] == {"8"}
-    assert all(picks[t] == {"7"} for t in POOL_VOTES[1:]), picks
+    return str(store)
+
+
+@pytest.mark.parametrize("backend", ["reference", "vm"])
+def test_a_weighted_confidence_stops_sooner_when_the_short_traces_agree(
+    tmp_path: Path, backend: str
+) -> None:
+    store = _short_right_long_wrong(tmp_path, 8, 8)
+    asc = program("asc")
+    answers = with_pool_vote(asc, POOL_VOTES[2])
+    assert answers is not None
+    both = with_pool_conf(answers, POOL_CONFS[2])
+    assert both is not None
+    runs = {}
+    for label, prog in (("answers", answers), ("both", both)):
+        loaded = tts.load(format_program(dataclasses.replace(prog, name=f"asc_{label}")))
+        runs[label] = tts.episodes(loaded, store, beta=1.0, seeds=20, backend=backend)
+    assert runs["both"]["tokens"].mean() < 0.8 * runs["answers"]["tokens"].mean()
+    assert runs["both"]["correct"].mean() >= runs["answers"]["correct"].mean()
 
 
 def test_offline_proposer_is_deterministic_and_check_clean() -> None:

@@ -181,15 +181,39 @@ AGGREGATORS: tuple[str, ...] = (
 # each finished branch's vote by a falling power of its length; the checker
 # sees a divisor that cannot be 0. `?? winner(completed)` keeps an answer
 # when every finished branch was pruned.
-POOL_VOTES: tuple[str, ...] = (
-    "winner(completed)",
-    "winner(votes((1.0 / sqrt(max(1, b.spent))) for b in finished)) ?? winner(completed)",
-    "winner(votes((1.0 / max(1, b.spent)) for b in finished)) ?? winner(completed)",
-    "winner(votes((1.0 / max(1, b.spent * b.spent)) for b in finished)) ?? winner(completed)",
+POOL_WEIGHTS: tuple[str | None, ...] = (
+    None,
+    "1.0 / sqrt(max(1, b.spent))",
+    "1.0 / max(1, b.spent)",
+    "1.0 / max(1, b.spent * b.spent)",
+)
+
+
+def _tally(weight: str) -> str:
+    return f"votes(({weight}) for b in finished)"
+
+
+def _weighted_conf(weight: str) -> str:
+    # the weights scaled to sum to the number of finished branches, so the
+    # Beta-majority confidence still reads counts (a lone vote stays unsure)
+    v = _tally(weight)
+    scale = f"count(finished) / max(0.000001, total({v}))"
+    return f"beta_conf(round(top1({v}) * {scale}), round(top2({v}) * {scale}))"
+
+
+POOL_WEIGHT_NAMES: tuple[str, ...] = ("plain", "1/sqrt(length)", "1/length", "1/length²")
+POOL_VOTES: tuple[str, ...] = tuple(
+    "winner(completed)" if w is None else f"winner({_tally(w)}) ?? winner(completed)"
+    for w in POOL_WEIGHTS
+)
+# the same weightings for the pool's confidence, index for index
+POOL_CONFS: tuple[str, ...] = tuple(
+    "conf(completed)" if w is None else _weighted_conf(w) for w in POOL_WEIGHTS
 )
 
 
 def pool_vote(text: str) -> ast.Expr:
+    """A pool vote or pool confidence (`POOL_VOTES`, `POOL_CONFS`) as an expression."""
     program = parse(f"controller g\nfinally {{ answer {text} }}\n", "<pool vote>")
     stmt = program.final.body[0] if program.final is not None else None
     if not isinstance(stmt, ast.Answer):

@@ -18,7 +18,8 @@ program plus a one-line description, or None when it does not apply:
 * `aggregator`: swap the `finally` block for one of the library's;
 * `vote`: change how every `answer` picks from the finished traces (plain
   majority, or votes weighted by a falling power of the trace's length), in
-  the stopping rules and the `finally` block at once;
+  the stopping rules and the `finally` block at once, and optionally the
+  pool's confidence (`conf(completed)`) with the same weights;
 * `crossover`: take a named rule, the `init` or the `finally` block from a
   donor program, with every declaration it needs.
 
@@ -51,7 +52,9 @@ from .gates import (
     AGGREGATORS,
     GATES,
     GUARDS,
+    POOL_CONFS,
     POOL_VOTES,
+    POOL_WEIGHT_NAMES,
     aggregator_block,
     fresh_prefix,
     gate_pieces,
@@ -309,16 +312,31 @@ def with_pool_vote(program: ast.Program, text: str) -> ast.Program | None:
     return rebuild(program, lambda cur: vote if id(cur) in ids else None)
 
 
+def with_pool_conf(program: ast.Program, text: str) -> ast.Program | None:
+    """`program` with every pool confidence (`conf(completed)` or a weighted
+    one of `POOL_CONFS`) set to `text`; None when it has none or all are
+    that one already."""
+    confs = [pool_vote(t) for t in POOL_CONFS]
+    conf = pool_vote(text)
+    sites = [node for node in walk(program) if isinstance(node, ast.Expr) and node in confs]
+    if all(s == conf for s in sites):
+        return None
+    ids = {id(s) for s in sites}
+    return rebuild(program, lambda cur: conf if id(cur) in ids else None)
+
+
 def op_vote(program: ast.Program, rng: random.Random, _donor: ast.Program | None) -> Result:
-    sites = _pool_sites(program)
-    options = [t for t in POOL_VOTES if any(s != pool_vote(t) for s in sites)]
-    if not options:
-        return None
-    text = rng.choice(options)
-    child = with_pool_vote(program, text)
-    if child is None:
-        return None
-    return child, f"answers vote: {text} ({len(sites)} answer(s))"
+    # one weighting of the pool, for the answers alone or for the answers
+    # and the confidences that decide when to stop
+    options: list[tuple[ast.Program, str]] = []
+    for name, vote, conf in zip(POOL_WEIGHT_NAMES, POOL_VOTES, POOL_CONFS, strict=True):
+        answers = with_pool_vote(program, vote) or program
+        if answers is not program:
+            options.append((answers, f"answers vote: {name}"))
+        both = with_pool_conf(answers, conf)
+        if both is not None:
+            options.append((both, f"answers vote and confidence: {name}"))
+    return rng.choice(options) if options else None
 
 
 def op_crossover(program: ast.Program, rng: random.Random, donor: ast.Program | None) -> Result:
