@@ -46,6 +46,6 @@ def test_the_corpus_covers_the_checker_codes() -> None:
     checker = {
         "E201", "E202", "E203", "E204", "E205", "E206", "E210", "E211", "E212", "E213",
         "E214", "W201", "W202", "W203", "W204", "W301", "W302", "W303", "W304", "W305", "W306",
-        "W307", "W308",
+        "W307", "W308", "W309", "W310",
     }  # fmt: skip
     assert checker <= codes, sorted(checker - codes)

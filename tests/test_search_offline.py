@@ -12,6 +12,7 @@ import pytest
 
 import autotts_dsl as tts
 from autotts_dsl import ast
+from autotts_dsl.checker import check_source
 from autotts_dsl.cli.main import main
 from autotts_dsl.fmt import format_program
 from autotts_dsl.parser import parse
@@ -226,6 +227,31 @@ def crossover_with(target: str, donor: str, rule: str) -> tuple[ast.Program, str
         if got and f"rule {rule} " in got[1] + " ":
             return got
     pytest.fail(f"crossover never picked {donor}'s {rule}")
+
+
+def _never_written(text: str) -> list[str]:
+    return [d.code for d in check_source(text, "x").diagnostics if d.code in ("W309", "W310")]
+
+
+def test_a_moved_rule_brings_the_updates_of_the_state_it_reads() -> None:
+    """CMC's `widen` tests `ema` and `delta(hist)`; moved into IBC without the
+    statements that update them it would test constants (W309)."""
+    child, change = crossover_with("ibc", "cmc", "widen")
+    text = format_program(child)
+    assert "statement(s) updating the state it reads" in change
+    assert "push(hist, ema)" in text and "ema = (1 - ema_alpha) * ema" in text
+    assert verify(text).ok and _never_written(text) == []
+
+
+def test_a_moved_finally_brings_the_updates_of_the_state_it_reads() -> None:
+    # Parallel-Probe's `finally` answers its state `prev`, which its round updates
+    for seed in range(200):
+        got = op_crossover(program("cmc"), random.Random(seed), program("parallel_probe"))
+        if got and got[1].startswith("finally from parallel_probe"):
+            text = format_program(got[0])
+            assert verify(text).ok and _never_written(text) == [], got[1]
+            return
+    pytest.fail("crossover never picked parallel_probe's finally")
 
 
 def test_a_moved_rule_renames_a_local_the_program_already_has() -> None:

@@ -3,7 +3,10 @@ unreachable statements.
 
 W301 unused knob · W302 unused param · W303 state variable never read ·
 W304 branch field never read · W305 knob that never reaches an action ·
-W306 unreachable statement after `answer`/`stop` · W307 unused `let`.
+W306 unreachable statement after `answer`/`stop` · W307 unused `let` ·
+W309 state variable read but never written · W310 branch field read but
+never written (either keeps its initial value: a crossover that moved a rule
+reading CMC's `ema` without the statements that update it made one).
 
 "Reaches an action" is a backwards data-flow closure: a name reaches an
 action when it is read by an action's operand, by a guard or loop head that
@@ -36,6 +39,7 @@ class Lints:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.reads: set[Node] = set()
+        self.writes: set[Node] = set()  # assigned, pushed or set_last in a block
         self.edges: dict[Node, set[Node]] = {}  # source -> the things it flows into
         self.lets: list[ast.Let] = []
         self.top = _Scope()
@@ -153,14 +157,17 @@ class Lints:
             self.lets.append(s)
         elif isinstance(s, ast.AssignVar):
             target = scope.lookup(s.name) or ("state", s.name)
+            self.writes.add(target)
             self.flow([s.value, *guards], scope, target)
         elif isinstance(s, ast.AssignField):
+            self.writes.add(("field", s.name))
             self.flow([s.value, *guards], scope, ("field", s.name))
         elif isinstance(s, ast.CallStmt):
             window = s.args[0] if s.args else None
             target = (
                 scope.lookup(window.id) or SINK if isinstance(window, ast.Name) else SINK
             )  # push/set_last write their first argument
+            self.writes.add(target)
             self.flow([*s.args[1:], *guards], scope, target)
         elif isinstance(s, ast.If):
             acts = bool(kinds_of([s]))
@@ -255,7 +262,28 @@ class Lints:
                     label="never read",
                     hint="remove it, or read it in a guard or a count",
                 )
+            elif ("state", d.name) not in self.writes:
+                ctx.add(
+                    "W309",
+                    "warning",
+                    f"state variable `{d.name}` is read but never written: it keeps its "
+                    "initial value",
+                    d.span,
+                    label="never written",
+                    hint="update it in `round` (as the rule that reads it expects), or make "
+                    "it a param",
+                )
         for d in p.branch_fields:
+            if ("field", d.name) in self.reads and ("field", d.name) not in self.writes:
+                ctx.add(
+                    "W310",
+                    "warning",
+                    f"branch field `{d.name}` is read but never written: every branch keeps "
+                    "its initial value",
+                    d.span,
+                    label="never written",
+                    hint=f"assign it (`b.{d.name} = ...`) in `round`, or drop it",
+                )
             if ("field", d.name) not in self.reads:
                 ctx.add(
                     "W304",

@@ -208,3 +208,46 @@ def lets_needed(target: ast.Program, donor: ast.Program, piece: Any) -> tuple[as
         need.add(name)
         todo |= mentioned(lets[name].value)
     return tuple(s for s in donor.round.body if isinstance(s, ast.Let) and s.name in need)
+
+
+def state_updates_needed(
+    target: ast.Program, donor: ast.Program, piece: Any
+) -> tuple[ast.Stmt, ...]:
+    """The donor's top-level round statements that write the donor state
+    variables and branch fields `piece` reads (and those the statements read
+    in turn) which `target` does not declare, in the donor's order: a moved
+    rule that tests CMC's `ema` keeps the statements that update it, or it
+    would test a constant (W309/W310). `piece` itself is never brought, nor a
+    statement holding a rule (state a rule updates stays a W309 warning)."""
+    if donor.round is None:
+        return ()
+    have = set(declared(target))
+    own = {d.name for d in (*donor.state, *donor.branch_fields)} - have
+    inside = {id(n) for n in walk(piece)}
+
+    def writes(stmt: ast.Stmt) -> set[str]:
+        out: set[str] = set()
+        for n in walk(stmt):
+            if isinstance(n, ast.AssignVar | ast.AssignField):
+                out.add(n.name)
+            elif isinstance(n, ast.CallStmt) and n.args and isinstance(n.args[0], ast.Name):
+                out.add(n.args[0].id)  # push / set_last write their window
+        return out & own
+
+    def movable(stmt: ast.Stmt) -> bool:
+        # plain updates only: a statement holding a rule would move a rule too
+        has_rule = any(isinstance(n, ast.If | ast.For) and n.rule for n in walk(stmt))
+        return id(stmt) not in inside and not has_rule
+
+    candidates = [(s, writes(s)) for s in donor.round.body if movable(s)]
+    need: set[str] = set()
+    todo = mentioned(piece) & own
+    while todo:
+        name = todo.pop()
+        if name in need:
+            continue
+        need.add(name)
+        for stmt, wrote in candidates:
+            if name in wrote:
+                todo |= mentioned(stmt) & own
+    return tuple(s for s, wrote in candidates if wrote & need)

@@ -44,6 +44,7 @@ from .astops import (
     rebuild,
     rename_locals,
     replace_node,
+    state_updates_needed,
     value_names,
     walk,
     with_dependencies,
@@ -351,34 +352,52 @@ def op_crossover(program: ast.Program, rng: random.Random, donor: ast.Program | 
         return None
     pick = rng.choice(choices)
     tag = f"from {donor.name}"
-    if pick == "finally":
-        child = dataclasses.replace(program, final=donor.final)
-        return drop_unused(with_dependencies(child, donor, [donor.final])), f"finally {tag}"
-    if pick == "init":
-        child = dataclasses.replace(program, init=donor.init)
-        return drop_unused(with_dependencies(child, donor, [donor.init])), f"init {tag}"
+    if pick in ("finally", "init"):
+        block = donor.final if pick == "finally" else donor.init
+        child = (
+            dataclasses.replace(program, final=block)
+            if pick == "finally"
+            else dataclasses.replace(program, init=block)
+        )
+        # state the block reads keeps the donor's updates, at the end of the round
+        updates = state_updates_needed(program, donor, block)
+        if not updates:
+            return drop_unused(with_dependencies(child, donor, [block])), f"{pick} {tag}"
+        lets, updates = rename_locals(
+            (lets_needed(program, donor, updates), updates), value_names(program)
+        )
+        body = program.round.body if program.round is not None else ()
+        child = _with_round(child, (*body, *lets, *updates))
+        child = with_dependencies(child, donor, [block, *lets, *updates])
+        desc = f"{pick} {tag} (with the {len(updates)} statement(s) updating the state it reads)"
+        return drop_unused(child), desc
     if program.round is None:
         return None
     rule = next(r for r in _rules(donor.round) if f"rule {r.rule}" == pick)
-    moved = rename_locals((lets_needed(program, donor, rule), rule), value_names(program))
-    lets, rule = moved
+    updates = state_updates_needed(program, donor, rule)
+    moved = rename_locals(
+        (lets_needed(program, donor, (updates, rule)), updates, rule), value_names(program)
+    )
+    lets, updates, rule = moved
     body = program.round.body
     same = [
         i for i, s in enumerate(body) if isinstance(s, ast.If | ast.For) and s.rule == rule.rule
     ]
     if same:
-        new_body = (*body[: same[0]], *lets, rule, *body[same[0] + 1 :])
+        new_body = (*body[: same[0]], *lets, *updates, rule, *body[same[0] + 1 :])
         desc = f"rule {rule.rule} replaced by the version {tag}"
     else:
         # after the program's own lets that the rule (or a let it brings) reads
-        reads = mentioned(rule).union(*(mentioned(s.value) for s in lets))
+        reads = mentioned((rule, updates)).union(*(mentioned(s.value) for s in lets))
         after = [i + 1 for i, s in enumerate(body) if isinstance(s, ast.Let) and s.name in reads]
         pos = rng.randint(max(after, default=0), len(body))
-        new_body = (*body[:pos], *lets, rule, *body[pos:])
+        new_body = (*body[:pos], *lets, *updates, rule, *body[pos:])
         desc = f"rule {rule.rule} {tag} inserted at round statement {pos + 1}"
     if lets:
         desc += f" (with let {', '.join(s.name for s in lets)})"
-    child = with_dependencies(_with_round(program, new_body), donor, [rule, *lets])
+    if updates:
+        desc += f" (with the {len(updates)} statement(s) updating the state it reads)"
+    child = with_dependencies(_with_round(program, new_body), donor, [rule, *lets, *updates])
     return drop_unused(child), desc
 
 
