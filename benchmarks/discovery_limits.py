@@ -49,8 +49,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import autotts_dsl as tts  # noqa: E402
+from autotts_dsl.builtins import vote_stats_weighted  # noqa: E402
 from autotts_dsl.fmt import format_program  # noqa: E402
-from autotts_dsl.replay.store import NO_ANSWER  # noqa: E402
+from autotts_dsl.replay.store import NO_ANSWER, ReplayStore  # noqa: E402
 from autotts_dsl.search.gates import POOL_VOTES  # noqa: E402
 from autotts_dsl.search.mutate import with_pool_vote  # noqa: E402
 from tests.support.shared import MODELS, shared_dir  # noqa: E402
@@ -67,25 +68,33 @@ class Grid:
     plurality: np.ndarray  # share of the most frequent of its 128 final answers
 
 
-def measure(datasets: list[str], seeds: int) -> Grid:
-    cmc = tts.load("cmc")
-    acc, tok, plur = [], [], []
+def open_stores(datasets: list[str]) -> list[ReplayStore]:
+    """The shared stores of every model × dataset, each read once for all
+    the tables."""
+    stores = []
     for model in MODELS:
         for ds in datasets:
             path = shared_dir() / "replay" / "autotts" / model / f"{ds}.json"
             if not path.is_file():
                 sys.exit(f"missing replay store {path} (set TTS_DSL_SHARED?)")
-            store = tts.open_store(str(path))  # read once, for every β and the vote
-            cols_a, cols_t = [], []
-            for beta in BETAS:
-                ep = tts.episodes(cmc, store, beta=beta, seeds=seeds)
-                by_q = ep.groupby("question")
-                cols_a.append(by_q["correct"].mean().to_numpy())
-                cols_t.append(by_q["tokens"].mean().to_numpy())
-            acc.append(np.column_stack(cols_a))
-            tok.append(np.column_stack(cols_t))
-            for q in store.questions:
-                plur.append(Counter(q.finals).most_common(1)[0][1] / q.n_branches)
+            stores.append(tts.open_store(str(path)))
+    return stores
+
+
+def measure(stores: list[ReplayStore], seeds: int) -> Grid:
+    cmc = tts.load("cmc")
+    acc, tok, plur = [], [], []
+    for store in stores:
+        cols_a, cols_t = [], []
+        for beta in BETAS:
+            ep = tts.episodes(cmc, store, beta=beta, seeds=seeds)
+            by_q = ep.groupby("question")
+            cols_a.append(by_q["correct"].mean().to_numpy())
+            cols_t.append(by_q["tokens"].mean().to_numpy())
+        acc.append(np.column_stack(cols_a))
+        tok.append(np.column_stack(cols_t))
+        for q in store.questions:
+            plur.append(Counter(q.finals).most_common(1)[0][1] / q.n_branches)
     return Grid(np.vstack(acc), np.vstack(tok), np.array(plur))
 
 
@@ -114,19 +123,18 @@ WEIGHTS = {"plain": 0.0, "1/sqrt(length)": 0.5, "1/length": 1.0}
 
 
 def _vote(finals: list[int], lengths: list[int], power: float) -> int:
-    """Weighted vote, ties to the earliest voter; no answer casts no vote."""
+    """Weighted vote as the engines count it (ties to the earliest voter); no
+    answer casts no vote."""
     tally: dict[int, float] = {}
     for a, n in zip(finals, lengths, strict=True):
         if a != NO_ANSWER:
             tally[a] = tally.get(a, 0.0) + max(1, n) ** -power
-    best, top = NO_ANSWER, -1.0
-    for a, w in tally.items():  # dicts keep first-vote order: ties stay earliest
-        if w > top:
-            best, top = a, w
-    return best
+    return vote_stats_weighted(tally)[0]
 
 
-def full_read_votes(stores: list, sizes: list[int], seeds: int) -> dict[tuple[str, int], float]:
+def full_read_votes(
+    stores: list[ReplayStore], sizes: list[int], seeds: int
+) -> dict[tuple[str, int], float]:
     """Accuracy of each weighting over the first N branches of each shuffle."""
     hits: dict[tuple[str, int], list[bool]] = {(w, n): [] for w in WEIGHTS for n in sizes}
     for store in stores:
@@ -157,12 +165,7 @@ def pool_vote_variants() -> dict[str, tts.Program]:
     return out
 
 
-def length_signal(datasets: list[str], seeds: int) -> None:
-    stores = [
-        tts.open_store(str(shared_dir() / "replay" / "autotts" / m / f"{ds}.json"))
-        for m in MODELS
-        for ds in datasets
-    ]
+def length_signal(stores: list[ReplayStore], seeds: int) -> None:
     sizes = [8, 16, 32]
     acc = full_read_votes(stores, sizes, seeds)
     print("\n| N full reads | " + " | ".join(WEIGHTS) + " |")
@@ -187,7 +190,8 @@ def main() -> int:
     p.add_argument("--seeds", type=int, default=100)
     p.add_argument("--bins", default="2,5,10,20")
     args = p.parse_args()
-    grid = measure(args.datasets.split(","), args.seeds)
+    stores = open_stores(args.datasets.split(","))
+    grid = measure(stores, args.seeds)
     i05, i1 = BETAS.index(0.5), BETAS.index(1.0)
     n = len(grid.acc)
     a05, a1 = grid.acc[:, i05], grid.acc[:, i1]
@@ -224,7 +228,7 @@ def main() -> int:
         edges = np.quantile(grid.plurality, np.linspace(0, 1, nb + 1)[1:-1])
         a = best_within(grid, np.digitize(grid.plurality, edges), budget)
         print(f"one β per {nb} bins of the plurality share, in hindsight: {100 * a:.2f} %")
-    length_signal(args.datasets.split(","), args.seeds)
+    length_signal(stores, args.seeds)
     return 0
 
 

@@ -55,7 +55,7 @@ def test_readme_length_signal_figures_are_measured(shared_store: StoreLoader) ->
     plain = variants["plain vote (CMC)"].name
     gains = [
         mean[(p.name, b)] - mean[(plain, b)]
-        for label, p in variants.items()
+        for p in variants.values()
         if p.name != plain
         for b in limits.BETAS
     ]

@@ -10,6 +10,8 @@ one-knob discipline (the checker verifies it anyway).
 
 from __future__ import annotations
 
+import functools
+
 from .. import ast
 from ..parser import parse
 from ..records import record
@@ -181,11 +183,11 @@ AGGREGATORS: tuple[str, ...] = (
 # each finished branch's vote by a falling power of its length; the checker
 # sees a divisor that cannot be 0. `?? winner(completed)` keeps an answer
 # when every finished branch was pruned.
-POOL_WEIGHTS: tuple[str | None, ...] = (
-    None,
-    "1.0 / sqrt(max(1, b.spent))",
-    "1.0 / max(1, b.spent)",
-    "1.0 / max(1, b.spent * b.spent)",
+POOL_WEIGHTS: tuple[tuple[str, str | None], ...] = (
+    ("plain", None),
+    ("1/sqrt(length)", "1.0 / sqrt(max(1, b.spent))"),
+    ("1/length", "1.0 / max(1, b.spent)"),
+    ("1/length²", "1.0 / max(1, b.spent * b.spent)"),
 )
 
 
@@ -201,19 +203,21 @@ def _weighted_conf(weight: str) -> str:
     return f"beta_conf(round(top1({v}) * {scale}), round(top2({v}) * {scale}))"
 
 
-POOL_WEIGHT_NAMES: tuple[str, ...] = ("plain", "1/sqrt(length)", "1/length", "1/length²")
 POOL_VOTES: tuple[str, ...] = tuple(
     "winner(completed)" if w is None else f"winner({_tally(w)}) ?? winner(completed)"
-    for w in POOL_WEIGHTS
+    for _, w in POOL_WEIGHTS
 )
 # the same weightings for the pool's confidence, index for index
 POOL_CONFS: tuple[str, ...] = tuple(
-    "conf(completed)" if w is None else _weighted_conf(w) for w in POOL_WEIGHTS
+    "conf(completed)" if w is None else _weighted_conf(w) for _, w in POOL_WEIGHTS
 )
 
 
+@functools.cache
 def pool_vote(text: str) -> ast.Expr:
-    """A pool vote or pool confidence (`POOL_VOTES`, `POOL_CONFS`) as an expression."""
+    """A pool vote or pool confidence (`POOL_VOTES`, `POOL_CONFS`) as an
+    expression (parsed once: the vote operator compares against all of them
+    on every mutation; the nodes are immutable, so sharing them is safe)."""
     program = parse(f"controller g\nfinally {{ answer {text} }}\n", "<pool vote>")
     stmt = program.final.body[0] if program.final is not None else None
     if not isinstance(stmt, ast.Answer):

@@ -55,7 +55,7 @@ from .gates import (
     GUARDS,
     POOL_CONFS,
     POOL_VOTES,
-    POOL_WEIGHT_NAMES,
+    POOL_WEIGHTS,
     aggregator_block,
     fresh_prefix,
     gate_pieces,
@@ -300,17 +300,21 @@ def _pool_sites(program: ast.Program) -> list[ast.Expr]:
     ]
 
 
+def _set_all(program: ast.Program, sites: list[ast.Expr], new: ast.Expr) -> ast.Program | None:
+    """`program` with each of `sites` (nodes of it) replaced by `new`; None
+    when there is none or all are `new` already."""
+    if all(s == new for s in sites):
+        return None
+    ids = {id(s) for s in sites}
+    return rebuild(program, lambda cur: new if id(cur) in ids else None)
+
+
 def with_pool_vote(program: ast.Program, text: str) -> ast.Program | None:
     """`program` with every answer's pool vote (`_pool_sites`) set to the
     library's vote `text`; None when it has none or all are that vote
     already. Other uses of the same expression (e.g. `let w = winner(completed)`,
     which steers depth and pruning) stay as they are."""
-    vote = pool_vote(text)
-    sites = _pool_sites(program)
-    if all(s == vote for s in sites):
-        return None
-    ids = {id(s) for s in sites}
-    return rebuild(program, lambda cur: vote if id(cur) in ids else None)
+    return _set_all(program, _pool_sites(program), pool_vote(text))
 
 
 def with_pool_conf(program: ast.Program, text: str) -> ast.Program | None:
@@ -318,19 +322,15 @@ def with_pool_conf(program: ast.Program, text: str) -> ast.Program | None:
     one of `POOL_CONFS`) set to `text`; None when it has none or all are
     that one already."""
     confs = [pool_vote(t) for t in POOL_CONFS]
-    conf = pool_vote(text)
     sites = [node for node in walk(program) if isinstance(node, ast.Expr) and node in confs]
-    if all(s == conf for s in sites):
-        return None
-    ids = {id(s) for s in sites}
-    return rebuild(program, lambda cur: conf if id(cur) in ids else None)
+    return _set_all(program, sites, pool_vote(text))
 
 
 def op_vote(program: ast.Program, rng: random.Random, _donor: ast.Program | None) -> Result:
     # one weighting of the pool, for the answers alone or for the answers
     # and the confidences that decide when to stop
     options: list[tuple[ast.Program, str]] = []
-    for name, vote, conf in zip(POOL_WEIGHT_NAMES, POOL_VOTES, POOL_CONFS, strict=True):
+    for (name, _), vote, conf in zip(POOL_WEIGHTS, POOL_VOTES, POOL_CONFS, strict=True):
         answers = with_pool_vote(program, vote) or program
         if answers is not program:
             options.append((answers, f"answers vote: {name}"))
